@@ -1,0 +1,185 @@
+"""LSTM-FCN of Karim et al. (2018) for univariate time-series classification.
+
+Two branches read the same series and their features are concatenated:
+
+* **LSTM block**, on the *dimension-shuffled* input. Karim et al. transpose the
+  series before the LSTM: a series of ``T`` samples with one channel becomes ONE
+  time step with ``T`` features, so the LSTM sees the whole beat at once (its
+  recurrence runs over a single step; with ``C`` channels, ``C`` steps). The
+  authors found this faster and more accurate than feeding ``T`` steps of one
+  value. The LSTM output is followed by a heavy dropout (0.8 in the paper).
+* **FCN block**: three temporal convolutions (128, 256, 128 filters of size 8,
+  5, 3, "same" padding), each followed by batch normalization and ReLU, then
+  global average pooling over time.
+
+``concat(LSTM features, pooled conv features) -> Linear -> logits``. The
+softmax is left to the loss (``nn.CrossEntropyLoss``).
+
+Because the conv branch ends in global average pooling followed by a linear
+layer, it supports class activation maps (Zhou et al. 2016): see
+:meth:`LSTMFCN.class_activation_map`.
+
+Differences from the authors' Keras code, for the record: PyTorch's LSTM has
+two bias vectors per gate (Keras has one), and weights use PyTorch's default
+initialization (Keras: He-uniform for the convolutions).
+
+References:
+    Karim, Majumdar, Darabi, Chen, "LSTM Fully Convolutional Networks for Time
+    Series Classification", IEEE Access 6:1662-1669, 2018, arXiv:1709.05206.
+    tsai, ``tsai/models/RNN_FCN.py`` (https://github.com/timeseriesAI/tsai).
+    Zhou et al., "Learning Deep Features for Discriminative Localization", CVPR 2016.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LSTMFCN(nn.Module):
+    """LSTM-FCN classifier: logits ``(B, num_classes)`` from series ``(B, T)`` or ``(B, T, C)``.
+
+    Args:
+        num_classes: number of output classes.
+        seq_len: length ``T`` of the input series (187 for the MIT-BIH beats).
+            With the dimension shuffle it is the LSTM's input size, so every
+            batch must have exactly this length.
+        in_channels: channels ``C`` per time step (1 for a single ECG lead).
+        num_layers: stacked LSTM layers.
+        hidden_size: LSTM hidden units.
+        dropout: dropout probability after the LSTM block (0.8 in the paper).
+        filters_1, filters_2, filters_3: output channels of the three convolutions.
+        kernel_size_1, kernel_size_2, kernel_size_3: their kernel sizes.
+        shuffle: apply the dimension shuffle (Karim et al.). ``False`` feeds the
+            LSTM ``T`` steps of ``C`` values instead (the "LSTM-FCN without
+            shuffle" ablation); then any length works.
+
+    Shapes:
+        input: ``(B, T)`` (single channel) or ``(B, T, C)``, floating point.
+        output: ``(B, num_classes)`` logits.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 5,
+        seq_len: int = 187,
+        in_channels: int = 1,
+        num_layers: int = 1,
+        hidden_size: int = 128,
+        dropout: float = 0.8,
+        filters_1: int = 128,
+        filters_2: int = 256,
+        filters_3: int = 128,
+        kernel_size_1: int = 8,
+        kernel_size_2: int = 5,
+        kernel_size_3: int = 3,
+        shuffle: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("num_classes", num_classes),
+            ("seq_len", seq_len),
+            ("in_channels", in_channels),
+            ("num_layers", num_layers),
+            ("hidden_size", hidden_size),
+            ("filters_1", filters_1),
+            ("filters_2", filters_2),
+            ("filters_3", filters_3),
+            ("kernel_size_1", kernel_size_1),
+            ("kernel_size_2", kernel_size_2),
+            ("kernel_size_3", kernel_size_3),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        self.num_classes = num_classes
+        self.seq_len = seq_len
+        self.in_channels = in_channels
+        self.shuffle = shuffle
+
+        # LSTM block: (B, C, T) after the shuffle -> last hidden state (B, hidden_size)
+        lstm_input = seq_len if shuffle else in_channels
+        self.lstm = nn.LSTM(lstm_input, hidden_size, num_layers=num_layers, batch_first=True)
+        self.lstm_dropout = nn.Dropout(dropout)
+
+        # FCN block: (B, C, T) -> (B, filters_3, T) -> GAP -> (B, filters_3)
+        def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+            # "same" padding as in Keras (for an even kernel, the extra zero goes right),
+            # written out so PyTorch does not warn about even kernels.
+            return nn.Sequential(
+                nn.ConstantPad1d(((kernel - 1) // 2, kernel // 2), 0.0),
+                nn.Conv1d(c_in, c_out, kernel),
+                nn.BatchNorm1d(c_out),
+                nn.ReLU(),
+            )
+
+        self.conv1 = conv_block(in_channels, filters_1, kernel_size_1)
+        self.conv2 = conv_block(filters_1, filters_2, kernel_size_2)
+        self.conv3 = conv_block(filters_2, filters_3, kernel_size_3)
+
+        self.fc = nn.Linear(hidden_size + filters_3, num_classes)
+
+    def _as_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """Validate ``x`` and return it as ``(B, T, C)``."""
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"Expected a torch.Tensor, got {type(x).__name__}.")
+        if not x.is_floating_point():
+            raise ValueError(
+                f"Expected a floating-point tensor, got dtype {x.dtype}; use x.float()."
+            )
+        if x.ndim == 2 and self.in_channels == 1:
+            x = x.unsqueeze(-1)
+        if x.ndim != 3 or x.shape[-1] != self.in_channels:
+            expected = "(B, T) or (B, T, 1)" if self.in_channels == 1 else "(B, T, C)"
+            raise ValueError(
+                f"Expected input of shape {expected} with C={self.in_channels}, "
+                f"got {tuple(x.shape)}."
+            )
+        if self.shuffle and x.shape[1] != self.seq_len:
+            raise ValueError(
+                f"Expected series of length T={self.seq_len} (the model's seq_len), "
+                f"got {x.shape[1]}; the dimension-shuffled LSTM needs a fixed length."
+            )
+        if x.shape[0] == 0:
+            raise ValueError("Empty batch: the input has B=0 series.")
+        return x
+
+    def _conv_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last conv feature maps ``(B, filters_3, T)`` of a ``(B, T, C)`` batch."""
+        return self.conv3(self.conv2(self.conv1(x.transpose(1, 2))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` for a batch ``(B, T)`` or ``(B, T, C)``."""
+        x = self._as_batch(x)  # (B, T, C)
+        # Dimension shuffle: (B, T, C) -> (B, C, T): C time steps (one for a single
+        # lead) of T features each, as in Karim et al. and tsai's RNN_FCN.
+        seq = x.transpose(1, 2) if self.shuffle else x
+        _, (h_n, _) = self.lstm(seq)  # h_n: (num_layers, B, hidden_size)
+        lstm_features = self.lstm_dropout(h_n[-1])  # (B, hidden_size)
+        conv_features = self._conv_features(x).mean(dim=-1)  # GAP: (B, filters_3)
+        return self.fc(torch.cat([lstm_features, conv_features], dim=1))
+
+    @torch.no_grad()
+    def class_activation_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Class activation maps of the conv branch, ``(B, num_classes, T)``.
+
+        ``cam[b, c, t] = sum_k W[c, H + k] * F[b, k, t]`` where ``F`` are the last
+        conv feature maps ``(B, filters_3, T)`` and ``W[:, H:]`` the columns of the
+        final linear layer that read the pooled conv features (``H`` =
+        ``hidden_size``). Averaged over ``t``, the map is the conv branch's
+        contribution to the logit of class ``c``: large values mark the samples
+        that push the beat towards that class. The LSTM branch has no temporal
+        map and is left out. Runs without gradients, in the model's current mode
+        (call ``model.eval()`` first for batch-norm running statistics).
+
+        Args:
+            x: batch ``(B, T)`` or ``(B, T, C)``.
+
+        Returns:
+            Tensor ``(B, num_classes, T)``.
+        """
+        x = self._as_batch(x)
+        features = self._conv_features(x)  # (B, K, T)
+        weights = self.fc.weight[:, self.lstm.hidden_size :]  # (num_classes, K)
+        return torch.einsum("ck,bkt->bct", weights, features)

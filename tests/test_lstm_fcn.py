@@ -1,0 +1,178 @@
+"""Tests of the LSTM-FCN model (Karim et al. 2018)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ecg_course.models.lstm_fcn import LSTMFCN
+
+
+def _expected_parameters(
+    num_classes=5,
+    seq_len=187,
+    in_channels=1,
+    num_layers=1,
+    hidden=128,
+    f1=128,
+    f2=256,
+    f3=128,
+    k1=8,
+    k2=5,
+    k3=3,
+):
+    """Parameter count from the layer formulas, written out by hand."""
+    # nn.LSTM layer: 4 gates x (W_ih: hidden x input, W_hh: hidden x hidden, b_ih, b_hh)
+    lstm = 4 * (hidden * seq_len + hidden * hidden + 2 * hidden)
+    lstm += (num_layers - 1) * 4 * (hidden * hidden + hidden * hidden + 2 * hidden)
+    # Conv1d: c_out x c_in x k weights + c_out biases; BatchNorm1d: weight + bias per channel
+    conv = (f1 * in_channels * k1 + f1) + (f2 * f1 * k2 + f2) + (f3 * f2 * k3 + f3)
+    bn = 2 * (f1 + f2 + f3)
+    fc = (hidden + f3) * num_classes + num_classes
+    return lstm + conv + bn + fc
+
+
+def _count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_default_parameter_count_matches_hand_formula():
+    model = LSTMFCN()
+    # written out for the defaults: 162,304 (LSTM) + 263,680 (conv) + 1,024 (BN) + 1,285 (fc)
+    assert 4 * (128 * 187 + 128 * 128 + 2 * 128) == 162_304
+    assert _expected_parameters() == 162_304 + 263_680 + 1_024 + 1_285 == 428_293
+    assert _count(model) == 428_293
+
+
+@pytest.mark.parametrize("shape", [(4, 187), (4, 187, 1)])
+def test_output_shape_for_both_input_layouts(shape):
+    torch.manual_seed(0)
+    model = LSTMFCN().eval()
+    x = torch.rand(shape)
+    logits = model(x)
+    assert logits.shape == (4, 5)
+    assert logits.dtype == torch.float32
+    assert torch.isfinite(logits).all()
+
+
+def test_both_layouts_give_the_same_logits():
+    torch.manual_seed(0)
+    model = LSTMFCN().eval()
+    x = torch.rand(3, 187)
+    torch.testing.assert_close(model(x), model(x.unsqueeze(-1)))
+
+
+def test_dimension_shuffle_lstm_sees_one_step_of_seq_len_features():
+    model = LSTMFCN(seq_len=50)
+    assert model.lstm.input_size == 50
+    seen = {}
+    model.lstm.register_forward_hook(lambda m, inp, out: seen.update(shape=inp[0].shape))
+    model.eval()(torch.rand(2, 50))
+    assert seen["shape"] == (2, 1, 50)  # (B, one time step, T features)
+
+
+def test_without_shuffle_lstm_runs_over_time():
+    model = LSTMFCN(seq_len=50, shuffle=False).eval()
+    assert model.lstm.input_size == 1
+    assert model(torch.rand(2, 70)).shape == (2, 5)  # any length works
+
+
+def test_hyperparameters_are_honoured():
+    kwargs = {
+        "num_classes": 3,
+        "seq_len": 64,
+        "num_layers": 2,
+        "hidden_size": 16,
+        "dropout": 0.3,
+        "filters_1": 8,
+        "filters_2": 12,
+        "filters_3": 6,
+        "kernel_size_1": 7,
+        "kernel_size_2": 4,
+        "kernel_size_3": 2,
+    }
+    model = LSTMFCN(**kwargs)
+    assert model.lstm.hidden_size == 16 and model.lstm.num_layers == 2
+    assert model.lstm.input_size == 64
+    assert model.lstm_dropout.p == 0.3
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv1d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0]) for c in convs] == [
+        (1, 8, 7),
+        (8, 12, 4),
+        (12, 6, 2),
+    ]
+    assert len([m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]) == 3
+    assert (model.fc.in_features, model.fc.out_features) == (16 + 6, 3)
+    assert _count(model) == _expected_parameters(
+        num_classes=3, seq_len=64, num_layers=2, hidden=16, f1=8, f2=12, f3=6, k1=7, k2=4, k3=2
+    )
+    assert model.eval()(torch.rand(5, 64)).shape == (5, 3)
+    # "same" padding keeps the length, for even and odd kernels
+    assert model.class_activation_map(torch.rand(5, 64)).shape == (5, 3, 64)
+
+
+def test_dropout_active_only_in_training():
+    torch.manual_seed(0)
+    model = LSTMFCN(seq_len=32, hidden_size=8, filters_1=4, filters_2=4, filters_3=4)
+    x = torch.rand(6, 32)
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))
+    model.train()
+    assert not torch.allclose(model(x), model(x))
+
+
+def test_class_activation_map_shape_and_meaning():
+    torch.manual_seed(0)
+    model = LSTMFCN().eval()
+    x = torch.rand(3, 187)
+    cam = model.class_activation_map(x)
+    assert cam.shape == (3, 5, 187)
+    # Averaged over time, the CAM is the conv branch's part of the logits:
+    # logits = W_lstm h + W_conv GAP(F) + b  and  mean_t CAM = W_conv GAP(F).
+    with torch.no_grad():
+        _, (h_n, _) = model.lstm(x.unsqueeze(1))
+        lstm_part = h_n[-1] @ model.fc.weight[:, :128].T + model.fc.bias
+    torch.testing.assert_close(cam.mean(dim=-1) + lstm_part, model(x), rtol=1e-4, atol=1e-4)
+    assert model.class_activation_map(x.unsqueeze(-1)).shape == (3, 5, 187)
+
+
+def test_trains_one_step():
+    torch.manual_seed(0)
+    model = LSTMFCN(seq_len=40, hidden_size=8, filters_1=4, filters_2=8, filters_3=4)
+    x, y = torch.rand(8, 40), torch.randint(0, 5, (8,))
+    before = model.fc.weight.detach().clone()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert all(p.grad is not None for p in model.parameters())
+    assert not torch.equal(before, model.fc.weight)
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (torch.rand(4), "shape"),
+        (torch.rand(2, 187, 2), "shape"),
+        (torch.rand(2, 1, 187, 1), "shape"),
+        (torch.rand(2, 100), "length"),
+        (torch.randint(0, 5, (2, 187)), "floating-point"),
+        (torch.rand(0, 187), "Empty"),
+        (np.zeros((2, 187), dtype=np.float32), "torch.Tensor"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(x, message):
+    model = LSTMFCN()
+    with pytest.raises(ValueError, match=message):
+        model(x)
+    with pytest.raises(ValueError, match=message):
+        model.class_activation_map(x)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"num_classes": 0}, {"hidden_size": -1}, {"dropout": 1.0}, {"kernel_size_1": 2.5}]
+)
+def test_bad_hyperparameters_raise(kwargs):
+    with pytest.raises(ValueError):
+        LSTMFCN(**kwargs)
