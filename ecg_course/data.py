@@ -1,0 +1,314 @@
+"""Datasets of the course: loading, verifying, splitting and batching heartbeats.
+
+``load_ecg5000`` returns the UCR ECG5000 beats; ``load_mitbih`` and
+``load_mitbih_csv`` the MIT-BIH heartbeats (built in :mod:`ecg_course.mitbih`).
+``stratified_split``, ``BeatDataset`` and ``make_loader`` turn arrays into the
+train/validation/test batches the notebooks train on.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pooch
+import torch
+from sklearn.model_selection import train_test_split
+from torch.utils.data import DataLoader, Dataset
+
+from ecg_course import sources
+from ecg_course.mitbih import load_mitbih, load_mitbih_csv
+
+__all__ = [
+    "ECG5000_CLASS_NAMES",
+    "MITBIH_CLASS_NAMES",
+    "BeatDataset",
+    "load_ecg5000",
+    "load_mitbih",
+    "load_mitbih_csv",
+    "make_loader",
+    "stratified_split",
+    "validate_beats",
+]
+
+ECG5000_CLASS_NAMES = ("Normal", "R-on-T PVC", "PVC", "SP or EB", "Unclassified")
+"""Classes 0..4 of ECG5000 (UCR labels 1..5), as named by the UCR archive."""
+
+MITBIH_CLASS_NAMES = ("N", "S", "V", "F", "Q")
+"""The five AAMI heartbeat classes of the MIT-BIH chapter, labels 0..4."""
+
+ECG5000_ZIP_URL = "https://www.timeseriesclassification.com/aeon-toolkit/ECG5000.zip"
+"""The archive tslearn's ``UCR_UEA_datasets().load_dataset("ECG5000")`` reads."""
+
+# What the UCR ECG5000 split must contain. The fingerprint is three sums over the
+# beats, weighted so that a changed value, row order or column order moves them.
+# The zip above prints the same values with other rounding, hence a tolerance.
+_ECG5000_EXPECTED = {
+    "TRAIN": {
+        "counts": (292, 177, 10, 19, 2),
+        "fingerprint": (991737.2786706567, 11566751.926700272, -119347.32930635705),
+    },
+    "TEST": {
+        "counts": (2627, 1590, 86, 175, 22),
+        "fingerprint": (9288003.819457998, 941988210.8608202, -1056489.3811232545),
+    },
+}
+_ECG5000_LENGTH = 140
+_CACHE_VERSION = 1
+
+
+def _fingerprint(X: np.ndarray) -> np.ndarray:
+    X = X.astype(np.float64)
+    n, t = X.shape
+    return np.array(
+        [
+            (X * np.arange(t)).sum(),
+            (np.abs(X) * np.arange(n)[:, None]).sum(),
+            (X**3).sum(),
+        ]
+    )
+
+
+def _check_ecg5000(X: np.ndarray, y: np.ndarray, part: str, origin: str) -> None:
+    """Raise ValueError unless (X, y) is the published ECG5000 ``part`` (TRAIN/TEST)."""
+    expected = _ECG5000_EXPECTED[part]
+    n = sum(expected["counts"])
+    if X.shape != (n, _ECG5000_LENGTH):
+        raise ValueError(
+            f"ECG5000 {part} from {origin} has shape {X.shape}, expected ({n}, {_ECG5000_LENGTH})."
+        )
+    counts = tuple(int(c) for c in np.bincount(y, minlength=5))
+    if counts != expected["counts"]:
+        raise ValueError(
+            f"ECG5000 {part} from {origin} has class counts {counts}, "
+            f"expected {expected['counts']}."
+        )
+    if not np.allclose(_fingerprint(X), expected["fingerprint"], rtol=1e-5, atol=1e-3):
+        raise ValueError(
+            f"ECG5000 {part} from {origin} does not hold the published values "
+            "(checksum of the beats differs). Delete that file to download it again."
+        )
+
+
+def _parse_ucr_rows(path: Path | IO[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Read a UCR text file (label then samples per row, tabs or spaces)."""
+    rows = np.loadtxt(path, dtype=np.float64)
+    y = rows[:, 0].astype(np.int64) - 1  # UCR labels 1..5 -> 0..4
+    return rows[:, 1:].astype(np.float32), y
+
+
+def _read_ecg5000_part(part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read and check one part from ECG_COURSE_DATA / the mirror, else the upstream zip."""
+    if sources.local_data_dir() is not None or sources.mirror_url() is not None:
+        path = sources.fetch(f"ecg5000/ECG5000_{part}.tsv")
+        X, y = _parse_ucr_rows(path)
+        _check_ecg5000(X, y, part, str(path))
+        return X, y
+    zip_path = _download_ecg5000_zip()
+    try:
+        with zipfile.ZipFile(zip_path) as archive, archive.open(f"ECG5000_{part}.txt") as member:
+            X, y = _parse_ucr_rows(member)
+        _check_ecg5000(X, y, part, ECG5000_ZIP_URL)
+    except (ValueError, KeyError, zipfile.BadZipFile) as error:
+        zip_path.unlink(missing_ok=True)  # our own cached download: fetch it afresh next time
+        raise ValueError(
+            f"{error} The downloaded {zip_path.name} was removed from the cache; "
+            "run again to download it anew."
+        ) from error
+    return X, y
+
+
+def _download_ecg5000_zip() -> Path:
+    folder = sources.cache_dir() / "raw" / "ecg5000"
+    try:
+        return Path(
+            pooch.retrieve(
+                ECG5000_ZIP_URL, known_hash=None, path=folder, fname="ECG5000.zip", progressbar=True
+            )
+        )
+    except Exception as error:
+        raise ConnectionError(
+            f"Could not download ECG5000 from {ECG5000_ZIP_URL} ({error}). Offline? Set "
+            f"{sources.DATA_ENV} to a folder holding ecg5000/ECG5000_TRAIN.tsv and "
+            "ecg5000/ECG5000_TEST.tsv (see the README, 'Working offline')."
+        ) from error
+
+
+def load_ecg5000(cache: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The UCR ECG5000 beats in the archive's default split.
+
+    Reads ``ECG_COURSE_DATA/ecg5000/*.tsv`` when that variable is set (SHA-256
+    checked, nothing downloaded), else downloads the data once. Either way the
+    result is checked (shape, class counts, a checksum of the values) and cached
+    as ``ecg5000.npz`` in :func:`ecg_course.sources.cache_dir`.
+
+    Returns:
+        X_train: float32 (500, 140), y_train: int64 (500,) in 0..4,
+        X_test: float32 (4500, 140), y_test: int64 (4500,) in 0..4.
+        Class 0 is the normal beat (see ``ECG5000_CLASS_NAMES``).
+    """
+    cached = sources.cache_dir() / "processed" / "ecg5000.npz"
+    if cache and cached.is_file():
+        try:
+            with np.load(cached) as arrays:
+                if int(arrays["version"]) == _CACHE_VERSION:
+                    parts = [arrays[k] for k in ("X_train", "y_train", "X_test", "y_test")]
+                    _check_ecg5000(parts[0], parts[1], "TRAIN", str(cached))
+                    _check_ecg5000(parts[2], parts[3], "TEST", str(cached))
+                    return tuple(parts)  # type: ignore[return-value]
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            pass  # stale or corrupt cache: rebuild below
+    X_train, y_train = _read_ecg5000_part("TRAIN")
+    X_test, y_test = _read_ecg5000_part("TEST")
+    if cache:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".tmp.npz")
+        np.savez_compressed(
+            partial,
+            X_train=X_train,
+            y_train=y_train,
+            X_test=X_test,
+            y_test=y_test,
+            version=_CACHE_VERSION,
+        )
+        partial.replace(cached)
+    return X_train, y_train, X_test, y_test
+
+
+def validate_beats(
+    X: np.ndarray, y: np.ndarray | None = None, num_classes: int | None = None, name: str = "X"
+) -> None:
+    """Raise a ValueError naming what was expected unless X is (n, T) finite numbers
+    and y (if given) holds n integer labels in 0..num_classes-1."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_beats, n_samples); got shape {X.shape}.")
+    if not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"{name} must hold numbers; got dtype {X.dtype}.")
+    if not np.isfinite(X).all():
+        bad = int((~np.isfinite(X)).any(axis=1).sum())
+        raise ValueError(f"{name} must be finite; {bad} beat(s) contain NaN or inf.")
+    if y is None:
+        return
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},) to match {name}; got {y.shape}.")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must hold integer class labels; got dtype {y.dtype}.")
+    if num_classes is not None and len(y) and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(
+            f"y must hold labels in 0..{num_classes - 1}; got values from {y.min()} to {y.max()}."
+        )
+
+
+def stratified_split(
+    X: np.ndarray,
+    y: np.ndarray,
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    random_state: int = 42,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split beats into train/validation/test sets with the same class proportions.
+
+    Two nested ``train_test_split`` calls: first the test set is set aside,
+    then the validation set is taken from what is left.
+
+    Args:
+        X: (n, T) beats; y: (n,) integer labels.
+        fractions: train, validation and test fractions, summing to 1.
+
+    Returns:
+        X_train, X_val, X_test, y_train, y_val, y_test.
+    """
+    validate_beats(X, y)
+    if len(fractions) != 3 or any(f <= 0 for f in fractions) or not np.isclose(sum(fractions), 1):
+        raise ValueError(
+            f"fractions must be three positive numbers (train, val, test) summing to 1; "
+            f"got {tuple(fractions)}."
+        )
+    train_f, val_f, test_f = fractions
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=test_f, stratify=y, random_state=random_state
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest,
+        y_rest,
+        test_size=val_f / (train_f + val_f),
+        stratify=y_rest,
+        random_state=random_state,
+    )
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+class BeatDataset(Dataset):
+    """Heartbeats as (sequence, label) pairs for a ``DataLoader``.
+
+    Args:
+        X: (n, T) beats, any real dtype (stored as float32).
+        y: (n,) integer labels (stored as int64).
+
+    Items: ``x`` float32 tensor (T, 1), ``y`` int64 scalar tensor.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        validate_beats(X, y)
+        self.X = torch.as_tensor(np.asarray(X, dtype=np.float32)).unsqueeze(-1)
+        self.y = torch.as_tensor(np.asarray(y, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.X[index], self.y[index]
+
+
+class RandomPrefixCollate:
+    """Collate a batch and keep only a random prefix of every beat in it.
+
+    Training on prefixes teaches a model to classify a beat it has only partly
+    seen (early classification). Each batch gets one length, drawn uniformly
+    between ``min_fraction`` and 1 of the beat.
+    """
+
+    def __init__(self, min_fraction: float = 0.1, seed: int = 0) -> None:
+        if not 0 < min_fraction <= 1:
+            raise ValueError(f"min_fraction must be in (0, 1]; got {min_fraction}.")
+        self.min_fraction = min_fraction
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, batch: list[tuple[torch.Tensor, torch.Tensor]]):
+        x = torch.stack([item[0] for item in batch])
+        y = torch.stack([item[1] for item in batch])
+        length = x.shape[1]
+        shortest = max(1, int(round(self.min_fraction * length)))
+        keep = int(torch.randint(shortest, length + 1, (1,), generator=self.generator))
+        return x[:, :keep], y
+
+
+def make_loader(
+    X: np.ndarray,
+    y: np.ndarray,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int = 0,
+    random_prefix: float | None = None,
+) -> DataLoader:
+    """A ``DataLoader`` over :class:`BeatDataset` with a seeded shuffle.
+
+    Args:
+        random_prefix: if given, every batch is cut to a random prefix of at
+            least this fraction of the beat (see :class:`RandomPrefixCollate`).
+
+    Batches: x float32 (B, T, 1) (T shorter with ``random_prefix``), y int64 (B,).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    collate = RandomPrefixCollate(random_prefix, seed) if random_prefix else None
+    return DataLoader(
+        BeatDataset(X, y),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        collate_fn=collate,
+    )

@@ -1,0 +1,167 @@
+"""Training and inference loops shared by both chapters."""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ecg_course.models._inputs import as_sequence_batch
+
+__all__ = ["History", "fit", "get_device", "predict_proba", "run_epoch", "seed_everything"]
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so that runs repeat."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The device to train on: ``prefer`` if given, else CUDA when present, else CPU."""
+    if prefer is not None:
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def run_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    device: torch.device | str = "cpu",
+) -> float:
+    """One pass over ``loader``; returns the mean loss per sample.
+
+    With an optimizer the model is in train mode and its weights are updated
+    after every batch; without one it is in eval mode and no gradients are kept.
+    ``criterion`` must average over the batch (the default ``reduction="mean"``).
+    """
+    training = optimizer is not None
+    model.train(training)
+    total_loss, total_samples = 0.0, 0
+    with torch.set_grad_enabled(training):
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            loss = criterion(model(x), y)
+            if training:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total_loss += loss.item() * len(y)
+            total_samples += len(y)
+    if total_samples == 0:
+        raise ValueError("loader yielded no samples; check the dataset and batch size.")
+    return total_loss / total_samples
+
+
+@dataclass
+class History:
+    """What :func:`fit` measured, epoch by epoch (lists of equal length)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_score: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    """Index (0-based) of the epoch whose weights the model holds after ``fit``."""
+
+
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    epochs: int = 20,
+    lr: float = 1e-3,
+    criterion: nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    score: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> History:
+    """Train for ``epochs`` epochs, keeping the weights of the best validation epoch.
+
+    Args:
+        criterion: loss to minimise; cross-entropy by default.
+        optimizer: Adam with learning rate ``lr`` by default.
+        score: optional ``score(y_true, proba) -> float`` (higher is better) on the
+            validation set, e.g. macro-F1; the best epoch is chosen by it when
+            given, else by the lowest validation loss.
+        device: where to train; :func:`get_device` by default (CUDA when present).
+        progress: show a progress bar with the losses of the last epoch.
+
+    Returns:
+        the :class:`History`; the model is left on ``device`` with the best weights.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1; got {epochs}.")
+    device = get_device() if device is None else torch.device(device)
+    model.to(device)
+    criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
+    criterion.to(device)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    history = History()
+    best, best_state = -float("inf"), None
+    bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
+    for epoch in bar:
+        start = time.perf_counter()
+        history.train_loss.append(run_epoch(model, train_loader, criterion, optimizer, device))
+        history.val_loss.append(run_epoch(model, val_loader, criterion, None, device))
+        if score is not None:
+            x_val, y_val = _loader_arrays(val_loader)
+            history.val_score.append(
+                float(score(y_val, predict_proba(model, x_val, device=device)))
+            )
+        history.seconds.append(time.perf_counter() - start)
+        current = history.val_score[-1] if score is not None else -history.val_loss[-1]
+        if current > best:
+            best, history.best_epoch = current, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        bar.set_postfix(
+            train_loss=f"{history.train_loss[-1]:.4f}", val_loss=f"{history.val_loss[-1]:.4f}"
+        )
+    model.load_state_dict(best_state)
+    return history
+
+
+def _loader_arrays(loader: DataLoader) -> tuple[torch.Tensor, np.ndarray]:
+    dataset = loader.dataset
+    return dataset.X, dataset.y.numpy()
+
+
+@torch.no_grad()
+def predict_proba(
+    model: nn.Module,
+    X: np.ndarray | torch.Tensor,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+) -> np.ndarray:
+    """Class probabilities (n, C) of beats X (n, T) or (n, T, 1), in batches.
+
+    The model is put in eval mode (dropout off, batch norm frozen); nothing is
+    kept for gradients, so memory stays flat however many beats there are.
+    """
+    device = next(model.parameters()).device if device is None else torch.device(device)
+    X = torch.as_tensor(X)
+    if X.dtype == torch.float64:
+        X = X.float()
+    X = as_sequence_batch(X)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    model.eval()
+    chunks = [
+        torch.softmax(model(X[start : start + batch_size].to(device)), dim=1).cpu()
+        for start in range(0, len(X), batch_size)
+    ]
+    return torch.cat(chunks).numpy()
