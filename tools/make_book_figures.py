@@ -44,7 +44,9 @@ AAMI_NAMES = {
     "Q": "paced, unknown",
 }
 SYMBOL_TO_AAMI = {s: c for c, symbols in AAMI.items() for s in symbols}
-CLASS_COLORS = dict(zip("NSVFQ", ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd"]))
+CLASS_COLORS = dict(
+    zip("NSVFQ", ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd"], strict=True)
+)
 
 DS1 = [
     101,
@@ -211,7 +213,7 @@ def fig_leads(mitdb: Path, out: Path) -> None:
         ax.grid(alpha=0.3)
     top = axes[0]
     ymax = rec.p_signal[:n, 0].max()
-    for s, sym in zip(ann.sample, ann.symbol):
+    for s, sym in zip(ann.sample, ann.symbol, strict=True):
         if s < n and sym in SYMBOL_TO_AAMI:
             top.text(
                 s / FS_IN,
@@ -234,7 +236,7 @@ def fig_segmentation(mitdb: Path, out: Path) -> None:
     x = mlii(rec)[start:stop]
     keep = [
         (s, sym)
-        for s, sym in zip(ann.sample, ann.symbol)
+        for s, sym in zip(ann.sample, ann.symbol, strict=True)
         if start <= s < stop and sym in SYMBOL_TO_AAMI
     ]
     r360 = np.array([s for s, _ in keep]) - start
@@ -293,7 +295,7 @@ def all_beats_by_class(mitdb: Path, records, per_class: int, seed: int = 0):
             if inside.sum() < 3:
                 continue
             _, _, _, beats = kachuee_beats(x[w0 : w0 + win], samples[inside] - w0)
-            for beat, sym in zip(beats, symbols[inside]):
+            for beat, sym in zip(beats, symbols[inside], strict=True):
                 cls = SYMBOL_TO_AAMI[sym]
                 if len(found[cls]) < 4 * per_class:
                     found[cls].append(beat)
@@ -306,7 +308,7 @@ def fig_aami(mitdb: Path, out: Path) -> None:
     )
     t = np.arange(BEAT_LEN)
     fig, axes = plt.subplots(1, 5, figsize=(12, 3.1), sharey=True)
-    for ax, cls in zip(axes, AAMI):
+    for ax, cls in zip(axes, AAMI, strict=True):
         for beat in beats[cls]:
             ax.plot(t, beat, color=CLASS_COLORS[cls], alpha=0.25, lw=0.8)
         ax.plot(t, np.median(beats[cls], axis=0), color="black", lw=1.3, label="median")
