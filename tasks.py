@@ -27,17 +27,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-BOOK_COMMAND = [
-    "-m",
-    "jupyter_book",
-    "build",
-    str(ROOT),
-    "--builder",
-    "html",
-    "--warningiserror",
-    "--nitpick",
-    "--keep-going",
-]
+# Arguments of `jupyter-book` for the book build (tests/book_site.py builds with the same).
+BOOK_ARGS = ["build", str(ROOT), "--builder", "html", "--warningiserror", "--nitpick",
+             "--keep-going"]  # fmt: skip
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -79,8 +71,8 @@ def ensure_venv() -> Path:
 
 def build_book() -> Path:
     """Build the HTML book from the committed notebook outputs; returns _build/html."""
-    python = ensure_venv()
-    _run(python, *BOOK_COMMAND)
+    ensure_venv()
+    _run(BIN / "jupyter-book", *BOOK_ARGS)
     return ROOT / "_build" / "html"
 
 

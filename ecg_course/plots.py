@@ -13,6 +13,8 @@ from sklearn import metrics as skm
 from ecg_course.training import History
 
 __all__ = [
+    "beat_pipeline",
+    "class_activation_maps",
     "confusion_matrix",
     "early_auc_curve",
     "embedding",
@@ -155,3 +157,131 @@ def embedding(
     ax.set(xlabel=f"{axis_label} 1", ylabel=f"{axis_label} 2", title=title)
     ax.legend(fontsize="small", markerscale=2)
     return ax
+
+
+def beat_pipeline(
+    record,
+    start_s: float = 0.0,
+    duration_s: float = 5.0,
+    class_names: Sequence[str] = ("N", "S", "V", "F", "Q"),
+    axes: Sequence[Axes] | None = None,
+    title: str | None = None,
+) -> np.ndarray:
+    """How one record becomes beats: signal with R peaks and windows, then the beats.
+
+    Args:
+        record: a :class:`ecg_course.mitbih.RecordBeats` (``mitbih.record_beats(...)``).
+        start_s, duration_s: the stretch of the record shown (seconds).
+        axes: two Axes (signal, beats); a new figure when omitted.
+
+    Returns:
+        the two Axes, as an array. Top: the resampled lead in mV, the annotated
+        R peaks (labelled with their AAMI class) and, shaded, the samples each
+        beat takes. Bottom: those beats after scaling to [0, 1] and zero-padding.
+    """
+    if axes is None:
+        axes = plt.subplots(2, 1, figsize=(10, 6), layout="constrained")[1]
+    ax_signal, ax_beats = axes
+    fs = record.fs
+    lo, hi = int(round(start_s * fs)), int(round((start_s + duration_s) * fs))
+    hi = min(hi, len(record.signal))
+    t = np.arange(lo, hi) / fs
+    ax_signal.plot(t, record.signal[lo:hi], color="black", linewidth=1, label=f"lead {record.lead}")
+    shown = np.flatnonzero((record.r_peaks >= lo) & (record.r_peaks < hi))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, i in enumerate(shown):
+        r, length = int(record.r_peaks[i]), int(record.lengths[i])
+        color = colors[k % len(colors)]
+        ax_signal.axvspan(r / fs, min(r + length, hi) / fs, color=color, alpha=0.15)
+        ax_signal.annotate(
+            class_names[record.labels[i]],
+            (r / fs, record.signal[r]),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+            fontsize="small",
+        )
+        beat_t = np.arange(len(record.beats[i])) / fs
+        ax_beats.plot(beat_t, record.beats[i], color=color, label=f"beat at {r / fs:.2f} s")
+        ax_beats.axvline(length / fs, color=color, linestyle=":", linewidth=1)
+    ax_signal.plot(
+        record.r_peaks[shown] / fs,
+        record.signal[record.r_peaks[shown]],
+        "v",
+        color="red",
+        label="annotated R peak",
+    )
+    ax_signal.set(
+        xlabel="time in the record (s)",
+        ylabel="amplitude (mV)",
+        title=title or f"Resampled signal ({fs} Hz), R peaks and the span of each beat",
+    )
+    ax_signal.legend(loc="upper right", fontsize="small")
+    ax_beats.set(
+        xlabel="time from the R peak (s)",
+        ylabel="scaled amplitude",
+        title="The extracted beats: scaled to [0, 1], zero-padded to "
+        f"{record.beats.shape[1]} samples (dotted: end of the signal taken)",
+    )
+    ax_beats.legend(loc="upper right", fontsize="small", ncol=2)
+    return np.asarray(axes)
+
+
+def class_activation_maps(
+    beats: np.ndarray,
+    cams: np.ndarray,
+    class_names: Sequence[str],
+    fs: float | None = None,
+    axes: Sequence[Axes] | None = None,
+    title: str = "Class activation maps",
+) -> np.ndarray:
+    """Beats drawn as lines coloured by their class activation map, one panel per class.
+
+    Args:
+        beats: ``(n_classes, k, T)`` beats, ``k`` examples of each class (row c: class c).
+        cams: ``(n_classes, k, T)`` the map of each beat for its own class
+            (``LSTMFCN.class_activation_map(x)[b, c]``).
+        fs: sampling rate; time axis in seconds when given.
+        axes: ``n_classes`` Axes; a new figure (one row) when omitted.
+
+    Returns:
+        the Axes, as an array. Each map is scaled to [0, 1] per beat, so colours
+        compare positions within a beat, not beats with each other.
+    """
+    from matplotlib.collections import LineCollection
+
+    beats, cams = np.asarray(beats), np.asarray(cams)
+    if beats.shape != cams.shape or beats.ndim != 3 or len(beats) != len(class_names):
+        raise ValueError(
+            f"beats and cams must both be (n_classes={len(class_names)}, k, T); "
+            f"got {beats.shape} and {cams.shape}."
+        )
+    n_classes, _, length = beats.shape
+    if axes is None:
+        fig, axes = plt.subplots(
+            1, n_classes, figsize=(3.2 * n_classes, 3.4), sharey=True, layout="constrained"
+        )
+        fig.suptitle(title)
+    t = np.arange(length) / fs if fs else np.arange(length)
+    norm = plt.Normalize(0, 1)
+    collection = None
+    for c, ax in enumerate(axes):
+        for beat, cam in zip(beats[c], cams[c], strict=True):
+            span = cam.max() - cam.min()
+            scaled = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
+            points = np.stack([t, beat], axis=1)
+            segments = np.stack([points[:-1], points[1:]], axis=1)
+            collection = LineCollection(segments, cmap="inferno_r", norm=norm, linewidth=2)
+            collection.set_array((scaled[:-1] + scaled[1:]) / 2)
+            ax.add_collection(collection)
+        ax.set(
+            xlim=(t[0], t[-1]),
+            ylim=(-0.05, 1.05),
+            xlabel="time (s)" if fs else "sample",
+            title=f"class {class_names[c]}",
+        )
+    axes[0].set_ylabel("scaled amplitude")
+    if collection is not None:
+        colorbar = plt.colorbar(collection, ax=list(axes), shrink=0.8)
+        colorbar.set_label("activation for the true class (scaled per beat)")
+    return np.asarray(axes)

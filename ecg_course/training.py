@@ -86,6 +86,7 @@ def fit(
     lr: float = 1e-3,
     criterion: nn.Module | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     score: Callable[[np.ndarray, np.ndarray], float] | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
@@ -95,6 +96,8 @@ def fit(
     Args:
         criterion: loss to minimise; cross-entropy by default.
         optimizer: Adam with learning rate ``lr`` by default.
+        scheduler: a learning-rate schedule over ``optimizer``, stepped once per epoch
+            (e.g. ``CosineAnnealingLR(optimizer, T_max=epochs)``).
         score: optional ``score(y_true, proba) -> float`` (higher is better) on the
             validation set, e.g. macro-F1; the best epoch is chosen by it when
             given, else by the lowest validation loss.
@@ -118,6 +121,8 @@ def fit(
         start = time.perf_counter()
         history.train_loss.append(run_epoch(model, train_loader, criterion, optimizer, device))
         history.val_loss.append(run_epoch(model, val_loader, criterion, None, device))
+        if scheduler is not None:
+            scheduler.step()
         if score is not None:
             x_val, y_val = _loader_arrays(val_loader)
             history.val_score.append(

@@ -7,11 +7,7 @@ full 48-record build runs once per session, into a temporary cache.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import shutil
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -33,17 +29,6 @@ README_SYMBOL_COUNTS = {
 
 def _counts(y: np.ndarray) -> dict[str, int]:
     return dict(zip(mitbih.CLASSES, np.bincount(y, minlength=5).tolist(), strict=True))
-
-
-@pytest.fixture(scope="session")
-def data_root() -> Path:
-    path = os.environ.get(sources.DATA_ENV)
-    if not path:
-        pytest.skip(
-            f"{sources.DATA_ENV} is not set: these tests read the MIT-BIH records; "
-            "set it to a folder laid out like ../shared/data (mitdb/100.hea, ...)."
-        )
-    return Path(path)
 
 
 @pytest.fixture(scope="session")
@@ -288,27 +273,13 @@ def test_local_checksum_mismatch_is_a_clear_error(data_root, tmp_path, monkeypat
 
 
 @pytest.fixture
-def mirror(data_root, tmp_path):
+def mirror(data_root, tmp_path, serve):
     """An HTTP server on 127.0.0.1 serving record 100 intact and record 101 with a bad .dat."""
     served = tmp_path / "served"
     _copy_record(data_root, served / "mitdb", "100")
     _copy_record(data_root, served / "mitdb", "101")
     _flip_byte(served / "mitdb" / "101.dat")
-
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(QuietHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serve(served)
 
 
 def test_download_from_mirror(data_root, mirror, tmp_path, monkeypatch):

@@ -1,0 +1,203 @@
+"""The exercise checkers accept right answers and name what is wrong in wrong ones."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.model_selection import train_test_split
+
+from ecg_course import checks, metrics
+from ecg_course.models import LSTMFCN, LSTMClassifier
+from ecg_course.training import predict_proba, run_epoch
+
+
+@pytest.fixture
+def beats():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 8)).astype(np.float32)
+    y = (np.arange(500) % 5 == 0).astype(np.int64)  # 20% positives
+    return X, y
+
+
+def _good_split(X, y, seed=42):
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=seed
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=0.25, stratify=y_rest, random_state=seed
+    )
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def test_check_split_accepts_the_solution(beats, capsys):
+    X, y = beats
+    checks.check_split(*_good_split(X, y), X, y)
+    assert "Correct: 300 / 100 / 100 beats" in capsys.readouterr().out
+
+
+def test_check_split_names_the_wrong_size(beats):
+    X, y = beats
+    X_train, X_val, X_test, y_train, y_val, y_test = _good_split(X, y)
+    with pytest.raises(checks.ExerciseError, match="validation set has 80 rows, expected 100"):
+        checks.check_split(X_train, X_val[:80], X_test, y_train, y_val[:80], y_test, X, y)
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=42
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=0.2, stratify=y_rest, random_state=42
+    )
+    with pytest.raises(checks.ExerciseError, match="training set has 320 rows, expected 300"):
+        checks.check_split(X_train, X_val, X_test, y_train, y_val, y_test, X, y)
+
+
+def test_check_split_catches_missing_stratification_and_wrong_seed(beats):
+    X, y = beats
+    order = np.argsort(y, kind="stable")  # negatives first: an unshuffled split
+    Xs, ys = X[order], y[order]
+    with pytest.raises(checks.ExerciseError, match="stratify=y"):
+        checks.check_split(Xs[:300], Xs[300:400], Xs[400:], ys[:300], ys[300:400], ys[400:], X, y)
+    with pytest.raises(checks.ExerciseError, match="random_state=42"):
+        checks.check_split(*_good_split(X, y, seed=0), X, y)
+
+
+def test_check_split_catches_overlap(beats):
+    X, y = beats
+    X_train, X_val, X_test, y_train, y_val, y_test = _good_split(X, y)
+    X_val = X_val.copy()
+    X_val[0] = X_train[0]
+    with pytest.raises(checks.ExerciseError, match="both the training and the validation"):
+        checks.check_split(X_train, X_val, X_test, y_train, y_val, y_test, X, y)
+
+
+def test_check_run_epoch_accepts_the_package_version(capsys):
+    checks.check_run_epoch(run_epoch)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+def _mean_of_batches(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    losses = []
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def _no_eval_mode(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train()
+    return (
+        run_epoch(model, loader, criterion, optimizer, device)
+        if optimizer
+        else _mean_loss_train_mode(model, loader, criterion)
+    )
+
+
+def _mean_loss_train_mode(model, loader, criterion):
+    with torch.no_grad():
+        total = sum(criterion(model(x), y).item() * len(y) for x, y in loader)
+    return total / len(loader.dataset)
+
+
+def _never_steps(model, loader, criterion, optimizer=None, device="cpu"):
+    return run_epoch(model, loader, criterion, None, device)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_mean_of_batches, "mean of the batch losses"),
+        (_no_eval_mode, "eval mode"),
+        (_never_steps, "train mode|weights must change"),
+    ],
+)
+def test_check_run_epoch_names_the_mistake(wrong, message):
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_run_epoch(wrong)
+
+
+def test_check_loss_plot():
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [3, 2, 1], label="training")
+    with pytest.raises(checks.ExerciseError, match="1 curve"):
+        checks.check_loss_plot(ax)
+    ax.plot([1, 2, 3], [3, 2.5, 2], label="validation")
+    with pytest.raises(checks.ExerciseError, match="label the x axis"):
+        checks.check_loss_plot(ax)
+    ax.set(xlabel="epoch", ylabel="loss", title="Loss")
+    with pytest.raises(checks.ExerciseError, match="legend"):
+        checks.check_loss_plot(ax)
+    ax.legend()
+    checks.check_loss_plot(ax)
+    plt.close(fig)
+
+
+def test_check_test_metrics():
+    y = np.array([0, 0, 1, 1, 1])
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
+    accuracy = 3 / 5
+    auc = metrics.roc_auc(y, proba)
+    checks.check_test_metrics(y, proba, accuracy, auc)
+    with pytest.raises(checks.ExerciseError, match="wrong class"):
+        checks.check_test_metrics(y, proba, accuracy, metrics.roc_auc(y, proba[:, ::-1]))
+    with pytest.raises(checks.ExerciseError, match="probabilities, not predicted labels"):
+        checks.check_test_metrics(
+            y, proba, accuracy, metrics.roc_auc(y, np.eye(2)[proba.argmax(1)])
+        )
+    with pytest.raises(checks.ExerciseError, match="accuracy is 0.8000, expected 0.6000"):
+        checks.check_test_metrics(y, proba, 0.8, auc)
+    with pytest.raises(checks.ExerciseError, match="sum to 1"):
+        checks.check_test_metrics(y, proba * 3, accuracy, auc)
+
+
+def test_check_early_auc():
+    torch.manual_seed(0)
+    model = LSTMClassifier(hidden_size=4, num_classes=2)
+    X = np.random.default_rng(0).normal(size=(40, 20)).astype(np.float32)
+    y = np.arange(40) % 2
+    checks.check_early_auc(lambda m, X, y, f: metrics.early_auc(m, X, y, f), model, X, y)
+
+    def full_beats_only(m, X, y, fractions):
+        return pd.DataFrame(
+            {"fraction": fractions, "roc_auc": [metrics.roc_auc(y, predict_proba(m, X))] * 3}
+        )
+
+    with pytest.raises(checks.ExerciseError, match=r"feed X\[:, :k\]"):
+        checks.check_early_auc(full_beats_only, model, X, y)
+    with pytest.raises(checks.ExerciseError, match="expected a pandas DataFrame"):
+        checks.check_early_auc(lambda *a: [0.5, 0.5, 0.5], model, X, y)
+
+
+def test_chapter_two_checkers():
+    checks.check_undersampling(np.zeros((10, 3)), np.repeat(np.arange(5), 2), per_class=2)
+    with pytest.raises(checks.ExerciseError, match=r"class counts are \[3, 2, 2, 2, 2\]"):
+        checks.check_undersampling(np.zeros((11, 3)), np.r_[0, np.repeat(np.arange(5), 2)])
+    checks.check_lstm_fcn_output(torch.zeros(4, 5), batch_size=4)
+    with pytest.raises(checks.ExerciseError, match=r"shape \(4, 3\), expected \(4, 5\)"):
+        checks.check_lstm_fcn_output(torch.zeros(4, 3), batch_size=4)
+    torch.manual_seed(0)
+    model = LSTMFCN(num_classes=5)
+    X = np.random.default_rng(0).random((30, 187)).astype(np.float32)
+    proba = predict_proba(model, X, batch_size=7)
+    checks.check_batched_inference(proba, model, X)
+    with pytest.raises(checks.ExerciseError, match="last, smaller batch"):
+        checks.check_batched_inference(proba[:28], model, X)
+    model.train()
+    with torch.no_grad():
+        train_mode = torch.softmax(model(torch.as_tensor(X)), 1).numpy()
+    with pytest.raises(checks.ExerciseError, match=r"model\.eval\(\)"):
+        checks.check_batched_inference(train_mode, model, X)
+    y = np.arange(30) % 5
+    table = metrics.per_class_table(y, proba, list("NSVFQ"))
+    checks.check_per_class_table(table, y, proba, list("NSVFQ"))
+    wrong = table.copy()
+    wrong.loc["S", "precision"] += 0.1
+    with pytest.raises(checks.ExerciseError, match="precision of class S"):
+        checks.check_per_class_table(wrong, y, proba, list("NSVFQ"))

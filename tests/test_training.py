@@ -1,0 +1,136 @@
+"""run_epoch, fit, predict_proba and seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ecg_course.data import make_loader
+from ecg_course.models import LSTMClassifier
+from ecg_course.training import fit, get_device, predict_proba, run_epoch, seed_everything
+
+
+def _separable(n: int = 120, length: int = 20, seed: int = 0):
+    """Two classes of beats: a bump early (class 0) or late (class 1), plus noise."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = rng.normal(0, 0.1, size=(n, length)).astype(np.float32)
+    X[y == 0, 3:6] += 1
+    X[y == 1, 13:16] += 1
+    return X, y
+
+
+class Linear(nn.Module):
+    def __init__(self, length: int = 20):
+        super().__init__()
+        self.dropout = nn.Dropout(0.5)
+        self.layer = nn.Linear(length, 2)
+
+    def forward(self, x):
+        return self.layer(self.dropout(x.reshape(len(x), -1)))
+
+
+def test_run_epoch_returns_the_mean_loss_per_sample_in_eval_mode():
+    X, y = _separable(n=10)
+    model = Linear()
+    loader = make_loader(X, y, batch_size=4)  # batches of 4, 4, 2
+    criterion = nn.CrossEntropyLoss()
+    before = [p.clone() for p in model.parameters()]
+    loss = run_epoch(model, loader, criterion)
+    model.eval()
+    with torch.no_grad():
+        expected = criterion(model(torch.as_tensor(X)), torch.as_tensor(y)).item()
+    assert loss == pytest.approx(expected, abs=1e-6)
+    assert not model.training
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_run_epoch_with_an_optimizer_trains():
+    X, y = _separable()
+    model = Linear()
+    loader = make_loader(X, y, batch_size=16, shuffle=True)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    start = run_epoch(model, loader, criterion)
+    for _ in range(10):
+        run_epoch(model, loader, criterion, optimizer)
+    assert model.training
+    assert run_epoch(model, loader, criterion) < start / 2
+
+
+def test_fit_keeps_the_best_epoch_and_reports_history():
+    seed_everything(0)
+    X, y = _separable()
+    model = LSTMClassifier(hidden_size=8, num_classes=2)
+    history = fit(
+        model,
+        make_loader(X[:80], y[:80], 16, shuffle=True),
+        make_loader(X[80:], y[80:], 64),
+        epochs=6,
+        lr=1e-2,
+        device="cpu",
+        progress=False,
+    )
+    assert len(history.train_loss) == len(history.val_loss) == len(history.seconds) == 6
+    assert history.best_epoch == int(np.argmin(history.val_loss))
+    criterion = nn.CrossEntropyLoss()
+    kept = run_epoch(model, make_loader(X[80:], y[80:], 64), criterion)
+    assert kept == pytest.approx(min(history.val_loss), abs=1e-5)
+    assert history.val_loss[-1] < history.val_loss[0]
+
+
+def test_fit_can_select_by_a_score():
+    seed_everything(0)
+    X, y = _separable()
+    model = LSTMClassifier(hidden_size=8, num_classes=2)
+    accuracy = lambda y_true, proba: float((proba.argmax(1) == y_true).mean())  # noqa: E731
+    history = fit(
+        model,
+        make_loader(X[:80], y[:80], 16, shuffle=True),
+        make_loader(X[80:], y[80:], 64),
+        epochs=4,
+        lr=1e-2,
+        score=accuracy,
+        progress=False,
+    )
+    assert len(history.val_score) == 4
+    assert history.best_epoch == int(np.argmax(history.val_score))
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        fit(model, make_loader(X, y), make_loader(X, y), epochs=0)
+
+
+def test_predict_proba_is_batch_size_independent_and_in_eval_mode():
+    X, _ = _separable(n=37)
+    model = Linear()
+    model.train()
+    small = predict_proba(model, X, batch_size=5)
+    large = predict_proba(model, X, batch_size=1000)
+    assert small.shape == (37, 2)
+    np.testing.assert_allclose(small, large, atol=1e-6)
+    np.testing.assert_allclose(small.sum(axis=1), 1, atol=1e-6)
+    assert not model.training
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        predict_proba(model, X, batch_size=0)
+
+
+def test_predict_proba_accepts_float64_arrays():
+    X, _ = _separable(n=6)
+    proba = predict_proba(LSTMClassifier(hidden_size=4, num_classes=2), X.astype(np.float64))
+    assert proba.shape == (6, 2)
+
+
+def test_seed_everything_repeats_a_run():
+    seed_everything(3)
+    a = LSTMClassifier(hidden_size=4)(torch.randn(2, 5))
+    seed_everything(3)
+    b = LSTMClassifier(hidden_size=4)(torch.randn(2, 5))
+    torch.testing.assert_close(a, b)
+
+
+def test_device_selection():
+    assert get_device("cpu").type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert get_device().type == expected
