@@ -33,7 +33,8 @@ def loss_curves(history: History, ax: Axes | None = None, title: str = "Loss per
     ax = _axes(ax)
     epochs = np.arange(1, len(history.train_loss) + 1)
     ax.plot(epochs, history.train_loss, marker="o", label="training")
-    ax.plot(epochs, history.val_loss, marker="o", label="validation")
+    if history.val_loss:
+        ax.plot(epochs, history.val_loss, marker="o", label="validation")
     if history.best_epoch >= 0:
         ax.axvline(history.best_epoch + 1, color="gray", linestyle="--", label="kept epoch")
     ax.set(xlabel="epoch", ylabel="mean cross-entropy per beat", title=title)

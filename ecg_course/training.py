@@ -81,7 +81,7 @@ class History:
 def fit(
     model: nn.Module,
     train_loader: DataLoader,
-    val_loader: DataLoader,
+    val_loader: DataLoader | None,
     epochs: int = 20,
     lr: float = 1e-3,
     criterion: nn.Module | None = None,
@@ -94,6 +94,8 @@ def fit(
     """Train for ``epochs`` epochs, keeping the weights of the best validation epoch.
 
     Args:
+        val_loader: the validation set; ``None`` trains for a fixed budget and keeps
+            the last epoch (for a split with no data to spare, such as UCR's 500 beats).
         criterion: loss to minimise; cross-entropy by default.
         optimizer: Adam with learning rate ``lr`` by default.
         scheduler: a learning-rate schedule over ``optimizer``, stepped once per epoch
@@ -120,22 +122,27 @@ def fit(
     for epoch in bar:
         start = time.perf_counter()
         history.train_loss.append(run_epoch(model, train_loader, criterion, optimizer, device))
-        history.val_loss.append(run_epoch(model, val_loader, criterion, None, device))
+        if val_loader is not None:
+            history.val_loss.append(run_epoch(model, val_loader, criterion, None, device))
         if scheduler is not None:
             scheduler.step()
-        if score is not None:
+        if score is not None and val_loader is not None:
             x_val, y_val = _loader_arrays(val_loader)
             history.val_score.append(
                 float(score(y_val, predict_proba(model, x_val, device=device)))
             )
         history.seconds.append(time.perf_counter() - start)
-        current = history.val_score[-1] if score is not None else -history.val_loss[-1]
+        if val_loader is None:
+            current = float(epoch)  # no validation set: the last epoch is kept
+        elif score is not None:
+            current = history.val_score[-1]
+        else:
+            current = -history.val_loss[-1]
         if current > best:
             best, history.best_epoch = current, epoch
             best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(
-            train_loss=f"{history.train_loss[-1]:.4f}", val_loss=f"{history.val_loss[-1]:.4f}"
-        )
+        losses = {"train_loss": history.train_loss, "val_loss": history.val_loss}
+        bar.set_postfix({name: f"{v[-1]:.4f}" for name, v in losses.items() if v})
     model.load_state_dict(best_state)
     return history
 

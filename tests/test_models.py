@@ -86,3 +86,18 @@ def test_stacked_classifier_with_dropout():
     model = LSTMClassifier(input_size=1, hidden_size=8, num_classes=5, num_layers=2, dropout=0.3)
     assert model.lstm.num_layers == 2 and model.lstm.dropout == 0.3
     assert model(torch.randn(3, 20)).shape == (3, 5)
+
+
+def test_samples_per_step_reads_chunks_of_the_beat():
+    torch.manual_seed(0)
+    chunked = LSTMClassifier(hidden_size=8, num_classes=5, samples_per_step=4)
+    assert chunked.lstm.input_size == 4
+    x = torch.randn(3, 140)
+    assert chunked(x).shape == (3, 5)
+    # the same as an nn.LSTM fed the beat reshaped to (B, 35, 4)
+    _, (h_n, _) = chunked.lstm(x.reshape(3, 35, 4))
+    torch.testing.assert_close(chunked.hidden_state(x), h_n[-1])
+    with pytest.raises(ValueError, match="not a multiple of samples_per_step=4"):
+        chunked(torch.randn(3, 141))
+    with pytest.raises(ValueError, match="samples_per_step must be at least 1"):
+        LSTMClassifier(samples_per_step=0)

@@ -134,3 +134,22 @@ def test_device_selection():
     assert get_device("cpu").type == "cpu"
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert get_device().type == expected
+
+
+def test_fit_without_validation_keeps_the_last_epoch_and_steps_the_schedule():
+    seed_everything(0)
+    X, y = _separable()
+    model = LSTMClassifier(hidden_size=8, num_classes=2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = fit(
+        model,
+        make_loader(X, y, 16, shuffle=True),
+        None,
+        epochs=3,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        progress=False,
+    )
+    assert history.best_epoch == 2 and history.val_loss == [] and len(history.train_loss) == 3
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-2 / 8)

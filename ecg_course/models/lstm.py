@@ -76,6 +76,10 @@ class LSTMClassifier(nn.Module):
         input_size, hidden_size, num_classes: as :class:`LSTMFromScratch`.
         num_layers: stacked LSTM layers.
         dropout: dropout between stacked layers and before the linear layer.
+        samples_per_step: read the beat in chunks of this many consecutive samples,
+            one chunk per LSTM step: (B, T, I) becomes (B, T / s, s * I). Fewer,
+            richer steps make the recurrence shorter, so training is faster and
+            gradients have fewer steps to vanish over. T must be divisible by it.
     """
 
     def __init__(
@@ -85,12 +89,16 @@ class LSTMClassifier(nn.Module):
         num_classes: int = 2,
         num_layers: int = 1,
         dropout: float = 0.0,
+        samples_per_step: int = 1,
     ) -> None:
         super().__init__()
+        if samples_per_step < 1:
+            raise ValueError(f"samples_per_step must be at least 1; got {samples_per_step}.")
         self.input_size = input_size
         self.hidden_size = hidden_size
+        self.samples_per_step = samples_per_step
         self.lstm = nn.LSTM(
-            input_size,
+            input_size * samples_per_step,
             hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -101,7 +109,16 @@ class LSTMClassifier(nn.Module):
 
     def hidden_state(self, x: torch.Tensor) -> torch.Tensor:
         """Last hidden state of the top layer (B, H) of a batch x (B, T) or (B, T, I)."""
-        _, (h_n, _) = self.lstm(as_sequence_batch(x, self.input_size))
+        x = as_sequence_batch(x, self.input_size)
+        if self.samples_per_step > 1:
+            batch, length, _ = x.shape
+            if length % self.samples_per_step:
+                raise ValueError(
+                    f"sequence length {length} is not a multiple of samples_per_step="
+                    f"{self.samples_per_step}."
+                )
+            x = x.reshape(batch, length // self.samples_per_step, -1)
+        _, (h_n, _) = self.lstm(x)
         return h_n[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,8 +133,11 @@ def copy_lstm_weights(source: LSTMFromScratch, target: LSTMClassifier) -> LSTMCl
     Raises:
         ValueError: the two models differ in size or ``target`` has several layers.
     """
-    if target.lstm.num_layers != 1:
-        raise ValueError(f"target must have one LSTM layer; it has {target.lstm.num_layers}.")
+    if target.lstm.num_layers != 1 or target.samples_per_step != 1:
+        raise ValueError(
+            "target must have one LSTM layer reading one sample per step; it has "
+            f"{target.lstm.num_layers} layer(s), {target.samples_per_step} sample(s) per step."
+        )
     if source.weight_hh.shape != target.lstm.weight_hh_l0.shape or (
         source.head.weight.shape != target.head.weight.shape
     ):
