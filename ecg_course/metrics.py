@@ -11,7 +11,13 @@ from sklearn import metrics as skm
 
 from ecg_course.training import predict_proba
 
-__all__ = ["classification_summary", "early_auc", "per_class_table", "roc_auc"]
+__all__ = [
+    "classification_summary",
+    "early_auc",
+    "forward_flops_per_beat",
+    "per_class_table",
+    "roc_auc",
+]
 
 
 def _check_labels_and_proba(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,3 +136,60 @@ def early_auc(
         proba = predict_proba(model, X[:, :k].astype(np.float32), batch_size=batch_size)
         rows.append({"fraction": float(f), "samples": k, "roc_auc": roc_auc(y, proba)})
     return pd.DataFrame(rows)
+
+
+def forward_flops_per_beat(model: torch.nn.Module, seq_len: int, in_channels: int = 1) -> int:
+    """Floating-point operations of one forward pass for one beat, from the layer shapes.
+
+    Counts the multiply-adds (2 FLOPs each) of the ``Conv1d``, ``Linear`` and
+    ``LSTM`` layers, which hold nearly all the work; batch norm, activations,
+    pooling and biases are left out. A training step costs about three times
+    this (forward, then the gradients with respect to inputs and to weights).
+
+    Args:
+        model: any module made of those layers (run once on a dummy beat).
+        seq_len, in_channels: the beat's shape ``(seq_len, in_channels)``.
+    """
+    from torch import nn
+
+    total = 0
+
+    def conv_hook(module, inputs, output):
+        nonlocal total
+        kernel = module.kernel_size[0]
+        total += 2 * output.numel() * (module.in_channels // module.groups) * kernel
+
+    def linear_hook(module, inputs, output):
+        nonlocal total
+        total += (
+            2 * (output.numel() // module.out_features) * module.in_features * module.out_features
+        )
+
+    def lstm_hook(module, inputs, output):
+        nonlocal total
+        x = inputs[0]
+        steps = x.shape[1] if module.batch_first else x.shape[0]
+        hidden, directions = module.hidden_size, 2 if module.bidirectional else 1
+        for layer in range(module.num_layers):
+            size_in = module.input_size if layer == 0 else hidden * directions
+            total += directions * steps * 2 * 4 * hidden * (size_in + hidden)
+
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, nn.Conv1d):
+            hooks.append(module.register_forward_hook(conv_hook))
+        elif isinstance(module, nn.Linear):
+            hooks.append(module.register_forward_hook(linear_hook))
+        elif isinstance(module, nn.LSTM):
+            hooks.append(module.register_forward_hook(lstm_hook))
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            model(torch.zeros(1, seq_len, in_channels, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return total
