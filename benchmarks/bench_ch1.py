@@ -1,0 +1,143 @@
+"""Chapter 1 benchmark: the numbers the course claims for ECG5000, measured.
+
+1. Runs ``solutions/01_ecg5000_lstm.ipynb`` top to bottom (as a student would),
+   timing it, then reads the results it computed from the live kernel: binary
+   test ROC-AUC and accuracy, the early-classification curves, and the 5-class
+   accuracy / balanced accuracy / macro-F1 on the UCR split.
+2. Times one full training epoch (3,000 beats, batch 64) of the from-scratch LSTM
+   and of ``nn.LSTM`` side by side, in the same process.
+
+Prints a report and writes ``benchmarks/results/ch1.json``. Needs the data
+(``ECG_COURSE_DATA`` or internet). Usage: ``python benchmarks/bench_ch1.py [--skip-notebook]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import torch
+from nbclient import NotebookClient
+from torch import nn
+
+from ecg_course.data import load_ecg5000, make_loader, stratified_split
+from ecg_course.models import LSTMClassifier, LSTMFromScratch, copy_lstm_weights
+from ecg_course.training import run_epoch, seed_everything
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "solutions" / "01_ecg5000_lstm.ipynb"
+RESULTS = ROOT / "benchmarks" / "results" / "ch1.json"
+TARGETS = {
+    "binary_auc": 0.99,
+    "binary_accuracy": 0.97,
+    "prefix_auc_at_50pct": 0.90,
+    "prefix_min_auc_past_20pct": 0.5,
+    "five_class_accuracy": 0.935,
+    "speedup_nn_lstm": 8.0,
+    "notebook_seconds": 360.0,
+}
+
+# Run in the notebook's kernel after the notebook: its results as one JSON line.
+REPORT_CELL = """
+import json as _json
+_prefix = curve_prefix.set_index("fraction")["roc_auc"]
+print(_json.dumps({
+    "binary_auc": float(test_auc),
+    "binary_accuracy": float(test_accuracy),
+    "full_model_auc_by_fraction": curve_full.set_index("fraction")["roc_auc"].round(4).to_dict(),
+    "prefix_model_auc_by_fraction": _prefix.round(4).to_dict(),
+    "prefix_auc_at_50pct": float(_prefix[0.5]),
+    "prefix_min_auc_past_20pct": float(_prefix[_prefix.index > 0.2].min()),
+    "five_class_accuracy": summary5["accuracy"],
+    "five_class_balanced_accuracy": summary5["balanced_accuracy"],
+    "five_class_macro_f1": summary5["macro_f1"],
+}))
+"""
+
+
+def run_notebook() -> dict:
+    """Execute the solution notebook; return its results and its wall time."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(REPORT_CELL))
+    client = NotebookClient(
+        notebook,
+        timeout=1800,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    output = notebook.cells[-1].outputs[0]["text"]
+    return {**json.loads(output), "notebook_seconds": seconds}
+
+
+def race(epochs: int = 1) -> dict:
+    """Seconds per training epoch of the two LSTMs, same data, same weights."""
+    X_train, y_train, X_test, y_test = load_ecg5000()
+    X = np.concatenate([X_train, X_test])
+    y = (np.concatenate([y_train, y_test]) != 0).astype(np.int64)
+    X_train, _, _, y_train, _, _ = stratified_split(X, y)
+    loader = make_loader(X_train, y_train, batch_size=64, shuffle=True, seed=0)
+    seed_everything(0)
+    scratch = LSTMFromScratch(hidden_size=64, num_classes=2)
+    fused = copy_lstm_weights(scratch, LSTMClassifier(hidden_size=64, num_classes=2))
+    seconds = {}
+    for name, model in (("from_scratch", scratch), ("nn_lstm", fused)):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        start = time.perf_counter()
+        for _ in range(epochs):
+            run_epoch(model, loader, nn.CrossEntropyLoss(), optimizer)
+        seconds[name] = (time.perf_counter() - start) / epochs
+    return {
+        "epoch_seconds_from_scratch": seconds["from_scratch"],
+        "epoch_seconds_nn_lstm": seconds["nn_lstm"],
+        "speedup_nn_lstm": seconds["from_scratch"] / seconds["nn_lstm"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-notebook", action="store_true", help="only time the two LSTMs")
+    args = parser.parse_args()
+    results = {
+        "machine": f"{platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}",
+    }
+    results.update(race())
+    if not args.skip_notebook:
+        results.update(run_notebook())
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"Chapter 1 benchmark ({results['machine']})")
+    for key, target in TARGETS.items():
+        if key not in results:
+            continue
+        value = results[key]
+        lower_is_better = key == "notebook_seconds"
+        met = value <= target if lower_is_better else value >= target
+        sign = "<=" if lower_is_better else ">="
+        print(f"  {key:28s} {value:10.4f}   target {sign} {target:<8} {'ok' if met else 'MISSED'}")
+    for key in (
+        "epoch_seconds_from_scratch",
+        "epoch_seconds_nn_lstm",
+        "five_class_balanced_accuracy",
+        "five_class_macro_f1",
+    ):
+        if key in results:
+            print(f"  {key:28s} {results[key]:10.4f}")
+    if "full_model_auc_by_fraction" in results:
+        print("  early AUC by observed fraction (full-beat model | prefix-trained model):")
+        for fraction, auc in results["full_model_auc_by_fraction"].items():
+            prefix = results["prefix_model_auc_by_fraction"][fraction]
+            print(f"    {float(fraction):4.0%}  {auc:.3f} | {prefix:.3f}")
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
