@@ -26,7 +26,6 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
-SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 # Arguments of `jupyter-book` for the book build (tests/book_site.py builds with the same).
 BOOK_ARGS = ["build", str(ROOT), "--builder", "html", "--warningiserror", "--nitpick",
              "--keep-going"]  # fmt: skip
@@ -77,21 +76,8 @@ def build_book() -> Path:
 
 
 def execute_solutions() -> None:
-    """Run every solution notebook top to bottom, saving its outputs in place."""
-    python = ensure_venv()
-    for notebook in SOLUTIONS:
-        _run(
-            python,
-            "-m",
-            "jupyter",
-            "nbconvert",
-            "--to",
-            "notebook",
-            "--execute",
-            "--inplace",
-            "--ExecutePreprocessor.timeout=1800",
-            notebook,
-        )
+    """Run every solution notebook top to bottom, saving tidy outputs in place."""
+    _run(ensure_venv(), ROOT / "tools" / "execute_solutions.py")
     make_exercises()
 
 

@@ -275,22 +275,26 @@ class RandomPrefixCollate:
 
     Training on prefixes teaches a model to classify a beat it has only partly
     seen (early classification). Each batch gets one length, drawn uniformly
-    between ``min_fraction`` and 1 of the beat.
+    among the multiples of ``multiple_of`` between ``min_fraction`` of the beat
+    and the whole beat (``multiple_of`` matches a model's ``samples_per_step``).
     """
 
-    def __init__(self, min_fraction: float = 0.1, seed: int = 0) -> None:
+    def __init__(self, min_fraction: float = 0.1, seed: int = 0, multiple_of: int = 1) -> None:
         if not 0 < min_fraction <= 1:
             raise ValueError(f"min_fraction must be in (0, 1]; got {min_fraction}.")
+        if multiple_of < 1:
+            raise ValueError(f"multiple_of must be at least 1; got {multiple_of}.")
         self.min_fraction = min_fraction
+        self.multiple_of = multiple_of
         self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, batch: list[tuple[torch.Tensor, torch.Tensor]]):
         x = torch.stack([item[0] for item in batch])
         y = torch.stack([item[1] for item in batch])
-        length = x.shape[1]
-        shortest = max(1, int(round(self.min_fraction * length)))
-        keep = int(torch.randint(shortest, length + 1, (1,), generator=self.generator))
-        return x[:, :keep], y
+        steps = x.shape[1] // self.multiple_of
+        fewest = min(steps, max(1, int(np.ceil(self.min_fraction * steps - 1e-9))))
+        keep = int(torch.randint(fewest, steps + 1, (1,), generator=self.generator))
+        return x[:, : keep * self.multiple_of], y
 
 
 def make_loader(
@@ -300,17 +304,19 @@ def make_loader(
     shuffle: bool = False,
     seed: int = 0,
     random_prefix: float | None = None,
+    prefix_multiple: int = 1,
 ) -> DataLoader:
     """A ``DataLoader`` over :class:`BeatDataset` with a seeded shuffle.
 
     Args:
         random_prefix: if given, every batch is cut to a random prefix of at
-            least this fraction of the beat (see :class:`RandomPrefixCollate`).
+            least this fraction of the beat (see :class:`RandomPrefixCollate`),
+            whose length is a multiple of ``prefix_multiple`` samples.
 
     Batches: x float32 (B, T, 1) (T shorter with ``random_prefix``), y int64 (B,).
     """
     generator = torch.Generator().manual_seed(seed)
-    collate = RandomPrefixCollate(random_prefix, seed) if random_prefix else None
+    collate = RandomPrefixCollate(random_prefix, seed, prefix_multiple) if random_prefix else None
     return DataLoader(
         BeatDataset(X, y),
         batch_size=batch_size,

@@ -249,3 +249,11 @@ def test_random_prefix_batches_keep_the_start_of_each_beat():
     torch.testing.assert_close(x[:, :, 0], torch.as_tensor(X[:8, : x.shape[1]]))
     with pytest.raises(ValueError, match=r"min_fraction must be in \(0, 1\]"):
         data.make_loader(X, y, random_prefix=1.5)
+
+
+def test_random_prefixes_in_whole_steps():
+    X, y = _toy(64, length=140)
+    loader = data.make_loader(X, y, batch_size=4, random_prefix=0.05, prefix_multiple=7)
+    lengths = {x.shape[1] for x, _ in loader}
+    assert all(length % 7 == 0 and 7 <= length <= 140 for length in lengths)
+    assert len(lengths) > 5

@@ -1,0 +1,68 @@
+"""Execute solution notebooks in place, keeping outputs that read well in the book.
+
+Each notebook runs top to bottom in a fresh ``python3`` kernel (its folder as the
+working directory). Before saving, the outputs are tidied: progress-bar widgets
+(live in Jupyter and Colab, meaningless once saved) are dropped together with the
+widget state, and carriage-return updates in text streams are collapsed to the
+final line, as a terminal would show them.
+
+Usage: ``python tools/execute_solutions.py [NOTEBOOK ...]`` (default: solutions/*.ipynb).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_OVERWRITTEN = re.compile(r"[^\n]*\r(?=[^\n])")
+
+
+def tidy_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop widget outputs and widget state; collapse ``\\r`` updates in streams."""
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            if WIDGET_VIEW in output.get("data", {}):
+                continue
+            if output.output_type == "stream":
+                output.text = _OVERWRITTEN.sub("", output.text.replace("\r\n", "\n"))
+            kept.append(output)
+        cell.outputs = kept
+    return notebook
+
+
+def execute(path: Path, timeout: int = 1800) -> float:
+    """Run ``path`` in place; return the seconds it took. Raises on a cell error."""
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    nbformat.write(tidy_outputs(notebook), path)
+    return seconds
+
+
+def main(argv: list[str]) -> None:
+    paths = [Path(a) for a in argv] or sorted((ROOT / "solutions").glob("*.ipynb"))
+    for path in paths:
+        print(f"executing {path} ...", flush=True)
+        print(f"  done in {execute(path):.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
