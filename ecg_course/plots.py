@@ -129,7 +129,7 @@ def early_auc_curve(
     ax.set(
         xlabel="observed part of the beat (%)", ylabel="test ROC-AUC", title=title, ylim=(0, 1.02)
     )
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize="small")
     return ax
 
 
