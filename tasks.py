@@ -27,7 +27,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".installed"
 # Arguments of `jupyter-book` for the book build (tests/book_site.py builds with the same).
-BOOK_ARGS = ["build", str(ROOT), "--builder", "html", "--warningiserror", "--nitpick",
+BOOK_ARGS = ["build", str(ROOT), "--all", "--builder", "html", "--warningiserror", "--nitpick",
              "--keep-going"]  # fmt: skip
 
 

@@ -6,6 +6,9 @@ extension:
 
 * rewrites the Colab launch button of every page under ``solutions/`` after
   sphinx-book-theme has built it, so that it points at ``notebooks/<name>.ipynb``;
+* in the pages, points the notebooks' own "Open in Colab" badge at the exercise
+  notebook too, and draws the badge from a local copy, so the site needs no
+  network (offline classrooms, the headless browser test);
 * adds a ``{colab}`` role for the chapters, e.g. ``{colab}`01_ecg5000_lstm```
   or ``{colab}`Open chapter 1 in Colab <01_ecg5000_lstm>```.
 
@@ -33,6 +36,10 @@ SOLUTIONS_DIR = "solutions"
 EXERCISES_DIR = "notebooks"
 # After sphinx-book-theme's own html-page-context handler (default priority 500).
 _PRIORITY = 900
+# Before Sphinx's image collector (doctree-read, default priority 500).
+_BEFORE_IMAGE_COLLECTOR = 400
+COLAB_BADGE_URL = "https://colab.research.google.com/assets/colab-badge.svg"
+LOCAL_BADGE = "/book/_static/colab-badge.svg"
 
 
 def _theme_options(app: Sphinx) -> dict[str, Any]:
@@ -84,6 +91,20 @@ def _rewrite_launch_buttons(
                 button["tooltip"] = "Open the exercise notebook in Colab"
 
 
+def _offline_badges(app: Sphinx, doctree: nodes.document) -> None:
+    """Local badge image; badge links on solution pages open the exercise notebook."""
+    for image in doctree.findall(nodes.image):
+        if image.get("uri") == COLAB_BADGE_URL:
+            image["uri"] = LOCAL_BADGE
+    marker = f"/blob/{_theme_options(app).get('repository_branch') or 'main'}/{SOLUTIONS_DIR}/"
+    for reference in doctree.findall(nodes.reference):
+        uri = reference.get("refuri", "")
+        if uri.startswith("https://colab.research.google.com/github/") and marker in uri:
+            name = uri.rsplit("/", 1)[1].removesuffix(".ipynb")
+            _check_exercise_exists(app, name, location=reference)
+            reference["refuri"] = colab_url(app, name) or uri
+
+
 def colab_role(name, rawtext, text, lineno, inliner, options=None, content=None):
     """``{colab}`[title <]notebook-name[>]```: a link that opens the exercise in Colab."""
     app = inliner.document.settings.env.app
@@ -103,5 +124,6 @@ def colab_role(name, rawtext, text, lineno, inliner, options=None, content=None)
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", _rewrite_launch_buttons, priority=_PRIORITY)
+    app.connect("doctree-read", _offline_badges, priority=_BEFORE_IMAGE_COLLECTOR)
     app.add_role("colab", colab_role)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
