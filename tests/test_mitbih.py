@@ -32,10 +32,16 @@ def _counts(y: np.ndarray) -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
-def built(data_root, tmp_path_factory):
+def session_cache(tmp_path_factory) -> Path:
+    """The cache folder of the session-wide full build."""
+    return tmp_path_factory.mktemp("session_cache")
+
+
+@pytest.fixture(scope="session")
+def built(data_root, session_cache):
     """The full build (all 48 records), made once per session in a temporary cache."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(sources.CACHE_ENV, str(tmp_path_factory.mktemp("session_cache")))
+        mp.setenv(sources.CACHE_ENV, str(session_cache))
         mp.delenv(sources.MIRROR_ENV, raising=False)
         X, y, ids = mitbih.build_beats(progress=False)
         yield X, y, ids
@@ -133,7 +139,9 @@ def test_unknown_record_is_rejected():
         mitbih.record_beats("110")
 
 
-def test_second_call_reads_the_cache(built, monkeypatch):
+def test_second_call_reads_the_cache(built, session_cache, monkeypatch):
+    monkeypatch.setenv(sources.CACHE_ENV, str(session_cache))
+
     def fail(*args, **kwargs):
         raise AssertionError("the beats were rebuilt instead of read from the cache")
 
