@@ -101,3 +101,10 @@ def test_samples_per_step_reads_chunks_of_the_beat():
         chunked(torch.randn(3, 141))
     with pytest.raises(ValueError, match="samples_per_step must be at least 1"):
         LSTMClassifier(samples_per_step=0)
+
+
+def test_empty_batch_is_refused():
+    scratch, fused = _pair()
+    for model in (scratch, fused):
+        with pytest.raises(ValueError, match="Empty batch"):
+            model(torch.zeros(0, 10))

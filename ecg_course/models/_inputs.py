@@ -8,7 +8,7 @@ import torch
 def as_sequence_batch(x: torch.Tensor, input_size: int = 1) -> torch.Tensor:
     """Return ``x`` as a float (B, T, input_size) batch, or raise a ValueError.
 
-    Accepts (B, T) when ``input_size`` is 1, and (B, T, input_size).
+    Accepts (B, T) when ``input_size`` is 1, and (B, T, input_size); B and T >= 1.
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(
@@ -21,9 +21,9 @@ def as_sequence_batch(x: torch.Tensor, input_size: int = 1) -> torch.Tensor:
         )
     if x.ndim == 2 and input_size == 1:
         x = x.unsqueeze(-1)
+    expected = "(B, T) or (B, T, 1)" if input_size == 1 else f"(B, T, {input_size})"
     if x.ndim != 3 or x.shape[-1] != input_size or x.shape[1] == 0:
-        raise ValueError(
-            f"expected a batch of shape (B, T) or (B, T, {input_size}) with T >= 1; "
-            f"got {tuple(x.shape)}."
-        )
+        raise ValueError(f"expected a batch of shape {expected} with T >= 1; got {tuple(x.shape)}.")
+    if x.shape[0] == 0:
+        raise ValueError("Empty batch: the input has B=0 series.")
     return x

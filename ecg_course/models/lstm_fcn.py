@@ -35,6 +35,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ecg_course.models._inputs import as_sequence_batch
+
 
 class LSTMFCN(nn.Module):
     """LSTM-FCN classifier: logits ``(B, num_classes)`` from series ``(B, T)`` or ``(B, T, C)``.
@@ -122,27 +124,12 @@ class LSTMFCN(nn.Module):
 
     def _as_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Validate ``x`` and return it as ``(B, T, C)``."""
-        if not isinstance(x, torch.Tensor):
-            raise ValueError(f"Expected a torch.Tensor, got {type(x).__name__}.")
-        if not x.is_floating_point():
-            raise ValueError(
-                f"Expected a floating-point tensor, got dtype {x.dtype}; use x.float()."
-            )
-        if x.ndim == 2 and self.in_channels == 1:
-            x = x.unsqueeze(-1)
-        if x.ndim != 3 or x.shape[-1] != self.in_channels:
-            expected = "(B, T) or (B, T, 1)" if self.in_channels == 1 else "(B, T, C)"
-            raise ValueError(
-                f"Expected input of shape {expected} with C={self.in_channels}, "
-                f"got {tuple(x.shape)}."
-            )
+        x = as_sequence_batch(x, self.in_channels)
         if self.shuffle and x.shape[1] != self.seq_len:
             raise ValueError(
                 f"Expected series of length T={self.seq_len} (the model's seq_len), "
                 f"got {x.shape[1]}; the dimension-shuffled LSTM needs a fixed length."
             )
-        if x.shape[0] == 0:
-            raise ValueError("Empty batch: the input has B=0 series.")
         return x
 
     def _conv_features(self, x: torch.Tensor) -> torch.Tensor:
