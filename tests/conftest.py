@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
+import contextlib
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import book_site
 import matplotlib
 import pytest
 
@@ -38,22 +37,5 @@ def private_cache(tmp_path_factory, monkeypatch) -> None:
 @pytest.fixture
 def serve() -> Iterator[Callable[[Path], str]]:
     """Start HTTP servers on 127.0.0.1; ``serve(folder)`` returns the base URL."""
-    servers = []
-
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    def start(folder: Path) -> str:
-        handler = functools.partial(QuietHandler, directory=str(folder))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with contextlib.ExitStack() as servers:
+        yield lambda folder: servers.enter_context(book_site.serve(folder))
