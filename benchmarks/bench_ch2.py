@@ -220,18 +220,21 @@ def recipes(long: bool) -> dict:
 
     # Better recipe: the seed model trained on with a weighted sampler and a cosine decay.
     val_rows = _validation(y_train, sampler.sample_indices_)
-    better = LSTMFCN()
-    better.load_state_dict(seed_model.state_dict())
-    seconds_better = train_weighted(
-        better, X_train, y_train, val_rows, EPOCHS_BETTER, BATCHES_PER_EPOCH
-    )
-    out["better"] = {
-        "epochs": EPOCHS_BETTER,
-        "beats_drawn": EPOCHS_BETTER * BATCHES_PER_EPOCH * BATCH_BETTER,
-        "training_seconds": seconds_better,
-        "training_seconds_incl_seed": seconds + seconds_better,
-        **_summary(y_test, predict_proba(better, X_test)),
-    }
+
+    def continue_weighted(epochs: int, batches_per_epoch: int) -> dict:
+        """Train a copy of the seed model on with the weighted sampler; its test results."""
+        model = LSTMFCN()
+        model.load_state_dict(seed_model.state_dict())
+        seconds_more = train_weighted(model, X_train, y_train, val_rows, epochs, batches_per_epoch)
+        return {
+            "epochs": epochs,
+            "beats_drawn": epochs * batches_per_epoch * BATCH_BETTER,
+            "training_seconds": seconds_more,
+            "training_seconds_incl_seed": seconds + seconds_more,
+            **_summary(y_test, predict_proba(model, X_test)),
+        }
+
+    out["better"] = continue_weighted(EPOCHS_BETTER, BATCHES_PER_EPOCH)
     print("better recipe:", json.dumps({k: out["better"][k] for k in ("accuracy", "macro_f1")}))
 
     # Inter-patient: the seed recipe on DS1, tested on every DS2 beat.
@@ -251,18 +254,9 @@ def recipes(long: bool) -> dict:
     print("inter-patient recall:", json.dumps(out["inter_patient"]["recall"]))
 
     if long:
-        long_model = LSTMFCN()
-        long_model.load_state_dict(seed_model.state_dict())
-        seconds_long = train_weighted(
-            long_model, X_train, y_train, val_rows, LONG_EPOCHS, LONG_BATCHES_PER_EPOCH
-        )
         out["long"] = {
-            "epochs": LONG_EPOCHS,
-            "beats_drawn": LONG_EPOCHS * LONG_BATCHES_PER_EPOCH * BATCH_BETTER,
-            "training_seconds": seconds_long,
-            "training_seconds_incl_seed": seconds + seconds_long,
+            **continue_weighted(LONG_EPOCHS, LONG_BATCHES_PER_EPOCH),
             "target": "accuracy >= 0.985 and macro-F1 >= 0.92",
-            **_summary(y_test, predict_proba(long_model, X_test)),
         }
         print(
             "long run:",

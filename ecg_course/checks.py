@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ecg_course import metrics
 from ecg_course.data import stratified_split
+from ecg_course.training import predict_proba
 
 __all__ = [
     "ExerciseError",
@@ -285,8 +286,6 @@ def check_batched_inference(proba, model: nn.Module, X, n_check: int = 200) -> N
         "rows must sum to 1: apply softmax over the class dimension (dim=1).",
     )
     rows = np.linspace(0, len(X) - 1, min(n_check, len(X))).astype(int)
-    from ecg_course.training import predict_proba
-
     expected = predict_proba(model, np.asarray(X)[rows])
     _expect(
         np.allclose(proba[rows], expected, atol=1e-4),
