@@ -116,6 +116,8 @@ def fit(
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     best, best_state = -float("inf"), None
+    if score is not None and val_loader is not None:
+        x_val, y_val = _loader_arrays(val_loader)  # checked once, before any training
     bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
@@ -125,7 +127,6 @@ def fit(
         if scheduler is not None:
             scheduler.step()
         if score is not None and val_loader is not None:
-            x_val, y_val = _loader_arrays(val_loader)
             history.val_score.append(
                 float(score(y_val, predict_proba(model, x_val, device=device)))
             )
@@ -146,7 +147,13 @@ def fit(
 
 
 def _loader_arrays(loader: DataLoader) -> tuple[torch.Tensor, np.ndarray]:
+    """All beats and labels of a loader over a ``BeatDataset`` (for scoring)."""
     dataset = loader.dataset
+    if not (hasattr(dataset, "X") and hasattr(dataset, "y")):
+        raise ValueError(
+            "score needs a validation loader over ecg_course.data.BeatDataset (with .X and "
+            f".y); got a {type(dataset).__name__}. Build it with make_loader(X_val, y_val)."
+        )
     return dataset.X, dataset.y.numpy()
 
 

@@ -98,6 +98,16 @@ def test_fit_can_select_by_a_score():
     )
     assert len(history.val_score) == 4
     assert history.best_epoch == int(np.argmax(history.val_score))
+    tensors = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    with pytest.raises(ValueError, match="validation loader over ecg_course.data.BeatDataset"):
+        fit(
+            model,
+            make_loader(X, y),
+            torch.utils.data.DataLoader(tensors),
+            epochs=1,
+            score=accuracy,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="epochs must be at least 1"):
         fit(model, make_loader(X, y), make_loader(X, y), epochs=0)
 
