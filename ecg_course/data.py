@@ -2,8 +2,8 @@
 
 ``load_ecg5000`` returns the UCR ECG5000 beats; ``load_mitbih`` and
 ``load_mitbih_csv`` the MIT-BIH heartbeats (built in :mod:`ecg_course.mitbih`).
-``stratified_split``, ``BeatDataset`` and ``make_loader`` turn arrays into the
-train/validation/test batches the notebooks train on.
+``stratified_split``, ``BeatDataset``, ``make_loader`` and ``make_weighted_loader``
+turn arrays into the train/validation/test batches the notebooks train on.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pooch
 import torch
 from sklearn.model_selection import train_test_split
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from ecg_course import sources
 from ecg_course.mitbih import load_mitbih, load_mitbih_csv
@@ -30,6 +30,7 @@ __all__ = [
     "load_mitbih",
     "load_mitbih_csv",
     "make_loader",
+    "make_weighted_loader",
     "stratified_split",
     "validate_beats",
 ]
@@ -324,3 +325,47 @@ def make_loader(
         generator=generator,
         collate_fn=collate,
     )
+
+
+def make_weighted_loader(
+    X: np.ndarray,
+    y: np.ndarray,
+    alpha: float = 0.5,
+    batch_size: int = 64,
+    num_samples: int | None = None,
+    seed: int = 0,
+) -> DataLoader:
+    """A ``DataLoader`` that draws beats with replacement, rare classes more often.
+
+    A beat of class ``c`` (``n_c`` beats in ``y``) is drawn with probability
+    proportional to ``n_c ** alpha / n_c``, so class ``c`` makes up a share
+    ``n_c ** alpha / sum_k n_k ** alpha`` of the beats drawn: ``alpha = 1`` keeps the
+    natural mix, ``alpha = 0`` shows every class equally often, and values in between
+    trade the two. Unlike undersampling, every beat can be drawn.
+
+    Args:
+        X: (n, T) beats.
+        y: (n,) integer labels; classes with no beats are simply never drawn.
+        alpha: exponent in [0, 1].
+        batch_size: beats per batch.
+        num_samples: beats drawn per pass over the loader (one "epoch"); ``len(y)``
+            by default.
+        seed: seed of the draws (the same seed gives the same batches).
+
+    Batches: x float32 (B, T, 1), y int64 (B,).
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
+    if num_samples is not None and num_samples < 1:
+        raise ValueError(f"num_samples must be a positive number of beats; got {num_samples}.")
+    dataset = BeatDataset(X, y)
+    counts = torch.bincount(dataset.y).double()
+    # Empty classes get weight 0 (never drawn) instead of 0 ** alpha / 0.
+    per_class = torch.where(counts > 0, counts**alpha / counts.clamp(min=1), 0.0)
+    sampler = WeightedRandomSampler(
+        per_class[dataset.y],
+        num_samples=len(dataset) if num_samples is None else num_samples,
+        replacement=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler)

@@ -257,3 +257,37 @@ def test_random_prefixes_in_whole_steps():
     lengths = {x.shape[1] for x, _ in loader}
     assert all(length % 7 == 0 and 7 <= length <= 140 for length in lengths)
     assert len(lengths) > 5
+
+
+def test_weighted_loader_draws_classes_in_proportion_to_n_c_to_the_alpha():
+    X = np.arange(1100, dtype=np.float32).reshape(-1, 1).repeat(3, axis=1)
+    y = np.array([0] * 900 + [1] * 100 + [2] * 100)  # classes 3 and 4 have no beats
+    drawn = {}
+    for alpha in (0.0, 0.5, 1.0):
+        loader = data.make_weighted_loader(X, y, alpha=alpha, batch_size=500, num_samples=20_000)
+        labels = torch.cat([b[1] for b in loader]).numpy()
+        assert len(labels) == 20_000
+        drawn[alpha] = np.bincount(labels, minlength=5) / len(labels)
+    expected_half = np.array([30, 10, 10, 0, 0]) / 50  # n_c ** 0.5 = 30, 10, 10
+    np.testing.assert_allclose(drawn[0.0], [1 / 3, 1 / 3, 1 / 3, 0, 0], atol=0.02)
+    np.testing.assert_allclose(drawn[0.5], expected_half, atol=0.02)
+    np.testing.assert_allclose(drawn[1.0], [9 / 11, 1 / 11, 1 / 11, 0, 0], atol=0.02)
+
+
+def test_weighted_loader_batches_are_real_beats_and_repeat_with_the_seed():
+    X, y = _toy(70)
+    first = list(data.make_weighted_loader(X, y, batch_size=16, seed=5))
+    second = list(data.make_weighted_loader(X, y, batch_size=16, seed=5))
+    assert sum(len(b[1]) for b in first) == 70  # one "epoch" draws len(y) beats by default
+    for (xa, ya), (xb, yb) in zip(first, second, strict=True):
+        torch.testing.assert_close(ya, yb)
+        torch.testing.assert_close(xa, xb)
+    x, labels = first[0]
+    assert x.shape == (16, 12, 1) and x.dtype == torch.float32
+    rows = {tuple(row) for row in X.astype(np.float32)}
+    assert all(tuple(beat[:, 0].numpy()) in rows for beat in x)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+            data.make_weighted_loader(X, y, alpha=bad)
+    with pytest.raises(ValueError, match="num_samples must be a positive"):
+        data.make_weighted_loader(X, y, num_samples=0)
