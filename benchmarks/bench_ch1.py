@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import torch
-from nbclient import NotebookClient
 from torch import nn
 
 from ecg_course.data import load_ecg5000, make_loader, stratified_split
@@ -30,6 +29,9 @@ from ecg_course.models import LSTMClassifier, LSTMFromScratch, copy_lstm_weights
 from ecg_course.training import run_epoch, seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from execute_solutions import execute  # noqa: E402
+
 NOTEBOOK = ROOT / "solutions" / "01_ecg5000_lstm.ipynb"
 RESULTS = ROOT / "benchmarks" / "results" / "ch1.json"
 TARGETS = {
@@ -62,19 +64,8 @@ print(_json.dumps({
 
 def run_notebook() -> dict:
     """Execute the solution notebook; return its results and its wall time."""
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(REPORT_CELL))
-    client = NotebookClient(
-        notebook,
-        timeout=1800,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    )
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
-    output = notebook.cells[-1].outputs[0]["text"]
-    return {**json.loads(output), "notebook_seconds": seconds}
+    cells, seconds = execute(NOTEBOOK, extra_cell=REPORT_CELL, save=False)
+    return {**json.loads(cells[-1].outputs[0]["text"]), "notebook_seconds": seconds}
 
 
 def race(epochs: int = 1) -> dict:

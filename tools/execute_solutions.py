@@ -41,9 +41,18 @@ def tidy_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
-def execute(path: Path, timeout: int = 1800) -> float:
-    """Run ``path`` in place; return the seconds it took. Raises on a cell error."""
+def execute(
+    path: Path, timeout: int = 1800, extra_cell: str | None = None, save: bool = True
+) -> tuple[list, float]:
+    """Run ``path`` top to bottom; return its executed cells and the seconds it took.
+
+    ``extra_cell``: code run after the last cell, in the same kernel (a benchmark
+    reads the notebook's results with it); it is never saved. ``save``: write the
+    executed notebook back to ``path``, outputs tidied. Raises on a cell error.
+    """
     notebook = nbformat.read(path, as_version=4)
+    if extra_cell is not None:
+        notebook.cells.append(nbformat.v4.new_code_cell(extra_cell))
     client = NotebookClient(
         notebook,
         timeout=timeout,
@@ -53,15 +62,19 @@ def execute(path: Path, timeout: int = 1800) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    nbformat.write(tidy_outputs(notebook), path)
-    return seconds
+    cells = list(notebook.cells)
+    if extra_cell is not None:
+        notebook.cells.pop()
+    if save:
+        nbformat.write(tidy_outputs(notebook), path)
+    return cells, seconds
 
 
 def main(argv: list[str]) -> None:
     paths = [Path(a) for a in argv] or sorted((ROOT / "solutions").glob("*.ipynb"))
     for path in paths:
         print(f"executing {path} ...", flush=True)
-        print(f"  done in {execute(path):.0f} s", flush=True)
+        print(f"  done in {execute(path)[1]:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
