@@ -64,8 +64,8 @@ print(_json.dumps({
 
 def run_notebook() -> dict:
     """Execute the solution notebook; return its results and its wall time."""
-    cells, seconds = execute(NOTEBOOK, extra_cell=REPORT_CELL, save=False)
-    return {**json.loads(cells[-1].outputs[0]["text"]), "notebook_seconds": seconds}
+    printed, seconds = execute(NOTEBOOK, extra_cell=REPORT_CELL, save=False)
+    return {**json.loads(printed), "notebook_seconds": seconds}
 
 
 def race(epochs: int = 1) -> dict:

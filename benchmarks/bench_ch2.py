@@ -33,6 +33,7 @@ import json
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -142,9 +143,8 @@ class _ChannelsLastLSTMFCN(LSTMFCN):
             )
 
         self.conv1, self.conv2, self.conv3 = (
-            block(1, 128, 8),
-            block(128, 256, 5),
-            block(256, 128, 3),
+            block(seq[1].in_channels, seq[1].out_channels, seq[1].kernel_size[0])
+            for seq in (self.conv1, self.conv2, self.conv3)  # (pad, Conv1d, BatchNorm1d, ReLU)
         )
         self.to(memory_format=torch.channels_last)
 
@@ -183,8 +183,8 @@ def throughput_report() -> dict:
 
 def run_notebook(save: bool) -> dict:
     """Execute the chapter 2 solution notebook; its results and its wall time."""
-    cells, seconds = execute(NOTEBOOK, extra_cell=REPORT_CELL, save=save)
-    return {**json.loads(cells[-1].outputs[0]["text"]), "notebook_seconds": seconds}
+    printed, seconds = execute(NOTEBOOK, extra_cell=REPORT_CELL, save=save)
+    return {**json.loads(printed), "notebook_seconds": seconds}
 
 
 def _summary(y_true: np.ndarray, proba: np.ndarray) -> dict:
@@ -197,26 +197,41 @@ def _summary(y_true: np.ndarray, proba: np.ndarray) -> dict:
     }
 
 
-def _kachuee_with_validation():
-    """The Kachuee split and the notebook's validation rows (beats the sampler left out)."""
-    X_train, y_train, X_test, y_test = load_mitbih("kachuee")
-    sampler = RandomUnderSampler(random_state=SEED)
-    X_bal, y_bal = sampler.fit_resample(X_train, y_train)
-    rest = np.setdiff1d(np.arange(len(y_train)), sampler.sample_indices_)
-    val_rows = np.random.default_rng(SEED).choice(rest, size=VAL_SIZE, replace=False)
-    return X_train, y_train, X_test, y_test, X_bal, y_bal, val_rows
+@dataclass
+class KachueeSplit:
+    """The Kachuee split with the notebook's undersampled set and validation rows."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    X_bal: np.ndarray  # RandomUnderSampler(random_state=SEED) of the training beats
+    y_bal: np.ndarray
+    val_rows: np.ndarray  # VAL_SIZE training rows the sampler left out
+
+    @classmethod
+    def load(cls) -> KachueeSplit:
+        X_train, y_train, X_test, y_test = load_mitbih("kachuee")
+        sampler = RandomUnderSampler(random_state=SEED)
+        X_bal, y_bal = sampler.fit_resample(X_train, y_train)
+        rest = np.setdiff1d(np.arange(len(y_train)), sampler.sample_indices_)
+        val_rows = np.random.default_rng(SEED).choice(rest, size=VAL_SIZE, replace=False)
+        return cls(X_train, y_train, X_test, y_test, X_bal, y_bal, val_rows)
+
+    def val_loader(self):
+        return make_loader(self.X_train[self.val_rows], self.y_train[self.val_rows], 256)
 
 
-def seed_long() -> dict:
+def seed_long(split: KachueeSplit) -> dict:
     """The seed recipe (undersampling, batch 256, Adam 1e-3) for SEED_LONG_EPOCHS epochs."""
-    X_train, y_train, X_test, y_test, X_bal, y_bal, val_rows = _kachuee_with_validation()
+    X_bal, y_bal, X_test, y_test = split.X_bal, split.y_bal, split.X_test, split.y_test
     seed_everything(SEED)
     model = LSTMFCN()
     start = time.perf_counter()
     history = fit(
         model,
         make_loader(X_bal, y_bal, batch_size=256, shuffle=True, seed=SEED),
-        make_loader(X_train[val_rows], y_train[val_rows], batch_size=256),
+        split.val_loader(),
         epochs=SEED_LONG_EPOCHS,
         lr=1e-3,
         progress=True,
@@ -233,10 +248,9 @@ def seed_long() -> dict:
     }
 
 
-def better_long() -> dict:
+def better_long(split: KachueeSplit) -> dict:
     """The notebook's better recipe (weighted sampler, one-cycle LR) for LONG_BEATS beats."""
-    X_train, y_train, X_test, y_test, _, _, val_rows = _kachuee_with_validation()
-    pool = np.setdiff1d(np.arange(len(y_train)), val_rows)
+    pool = np.setdiff1d(np.arange(len(split.y_train)), split.val_rows)
     epochs = LONG_BEATS // LONG_BEATS_PER_EPOCH
     seed_everything(SEED)
     model = LSTMFCN()
@@ -248,14 +262,14 @@ def better_long() -> dict:
     history = fit(
         model,
         make_weighted_loader(
-            X_train[pool],
-            y_train[pool],
+            split.X_train[pool],
+            split.y_train[pool],
             alpha=ALPHA,
             batch_size=BATCH_BETTER,
             num_samples=LONG_BEATS_PER_EPOCH,
             seed=SEED,
         ),
-        make_loader(X_train[val_rows], y_train[val_rows], batch_size=256),
+        split.val_loader(),
         epochs=epochs,
         optimizer=optimizer,
         scheduler=scheduler,
@@ -266,7 +280,7 @@ def better_long() -> dict:
         "beats_drawn": epochs * LONG_BEATS_PER_EPOCH,
         "kept_epoch": history.best_epoch + 1,
         "training_seconds": seconds,
-        **_summary(y_test, predict_proba(model, X_test)),
+        **_summary(split.y_test, predict_proba(model, split.X_test)),
     }
 
 
@@ -280,7 +294,7 @@ def report(results: dict) -> None:
             f"  {name:44s} {value:10.4f}   target {sign} {target:<6} {'ok' if met else 'MISSED'}"
         )
 
-    if "best_batch" in results.get("throughput", {}):  # absent in results of older versions
+    if "throughput" in results:
         t = results["throughput"]
         lines.append(
             f"  throughput (1 thread, peak {t['matmul_peak_gflops']:.0f} GFLOP/s): "
@@ -346,10 +360,11 @@ def main() -> None:
         results["throughput"] = throughput_report()
     if not args.skip_notebook:
         results.update(run_notebook(args.save_notebook))
+    split = KachueeSplit.load() if args.long else None
     if args.long in ("seed", "both"):
-        results["seed_long"] = seed_long()
+        results["seed_long"] = seed_long(split)
     if args.long in ("better", "both"):
-        results["better_long"] = better_long()
+        results["better_long"] = better_long(split)
     # Merge into the results of earlier runs (read now: a long run may take an hour).
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results = {**previous, **results}

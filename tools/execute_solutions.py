@@ -43,12 +43,13 @@ def tidy_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def execute(
     path: Path, timeout: int = 1800, extra_cell: str | None = None, save: bool = True
-) -> tuple[list, float]:
-    """Run ``path`` top to bottom; return its executed cells and the seconds it took.
+) -> tuple[str | None, float]:
+    """Run ``path`` top to bottom; return what ``extra_cell`` printed and the seconds it took.
 
     ``extra_cell``: code run after the last cell, in the same kernel (a benchmark
-    reads the notebook's results with it); it is never saved. ``save``: write the
-    executed notebook back to ``path``, outputs tidied. Raises on a cell error.
+    prints the notebook's results with it); it is never saved, and without it the
+    printed text is ``None``. ``save``: write the executed notebook back to ``path``,
+    outputs tidied. Raises on a cell error.
     """
     notebook = nbformat.read(path, as_version=4)
     if extra_cell is not None:
@@ -62,19 +63,21 @@ def execute(
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    cells = list(notebook.cells)
+    printed = None
     if extra_cell is not None:
-        notebook.cells.pop()
+        outputs = notebook.cells.pop().outputs
+        printed = "".join(o.text for o in outputs if o.output_type == "stream")
     if save:
         nbformat.write(tidy_outputs(notebook), path)
-    return cells, seconds
+    return printed, seconds
 
 
 def main(argv: list[str]) -> None:
     paths = [Path(a) for a in argv] or sorted((ROOT / "solutions").glob("*.ipynb"))
     for path in paths:
         print(f"executing {path} ...", flush=True)
-        print(f"  done in {execute(path)[1]:.0f} s", flush=True)
+        _, seconds = execute(path)
+        print(f"  done in {seconds:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
