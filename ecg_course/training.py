@@ -39,14 +39,19 @@ def run_epoch(
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
     device: torch.device | str = "cpu",
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> float:
     """One pass over ``loader``; returns the mean loss per sample.
 
     With an optimizer the model is in train mode and its weights are updated
     after every batch; without one it is in eval mode and no gradients are kept.
     ``criterion`` must average over the batch (the default ``reduction="mean"``).
+    ``scheduler``, if given, is stepped after every weight update (a per-batch
+    schedule such as ``OneCycleLR`` with ``total_steps=epochs * len(loader)``).
     """
     training = optimizer is not None
+    if scheduler is not None and not training:
+        raise ValueError("a scheduler needs an optimizer: it steps after each weight update.")
     model.train(training)
     total_loss, total_samples = 0.0, 0
     with torch.set_grad_enabled(training):
@@ -57,6 +62,8 @@ def run_epoch(
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
             total_loss += loss.item() * len(y)
             total_samples += len(y)
     if total_samples == 0:
@@ -85,6 +92,7 @@ def fit(
     criterion: nn.Module | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    step_scheduler: str = "epoch",
     score: Callable[[np.ndarray, np.ndarray], float] | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
@@ -97,7 +105,10 @@ def fit(
         criterion: loss to minimise; cross-entropy by default.
         optimizer: Adam with learning rate ``lr`` by default.
         scheduler: a learning-rate schedule over ``optimizer``, stepped once per epoch
-            (e.g. ``CosineAnnealingLR(optimizer, T_max=epochs)``).
+            (e.g. ``CosineAnnealingLR(optimizer, T_max=epochs)``) or, with
+            ``step_scheduler="batch"``, after every batch (e.g. ``OneCycleLR(optimizer,
+            max_lr, total_steps=epochs * len(train_loader))``).
+        step_scheduler: ``"epoch"`` or ``"batch"``: when ``scheduler`` steps.
         score: optional ``score(y_true, proba) -> float`` (higher is better) on the
             validation set, e.g. macro-F1; the best epoch is chosen by it when
             given, else by the lowest validation loss.
@@ -109,6 +120,9 @@ def fit(
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1; got {epochs}.")
+    if step_scheduler not in ("epoch", "batch"):
+        raise ValueError(f'step_scheduler must be "epoch" or "batch"; got {step_scheduler!r}.')
+    batch_scheduler = scheduler if step_scheduler == "batch" else None
     device = get_device() if device is None else torch.device(device)
     model.to(device)
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
@@ -121,10 +135,12 @@ def fit(
     bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
-        history.train_loss.append(run_epoch(model, train_loader, criterion, optimizer, device))
+        history.train_loss.append(
+            run_epoch(model, train_loader, criterion, optimizer, device, batch_scheduler)
+        )
         if val_loader is not None:
             history.val_loss.append(run_epoch(model, val_loader, criterion, None, device))
-        if scheduler is not None:
+        if scheduler is not None and batch_scheduler is None:
             scheduler.step()
         if score is not None and val_loader is not None:
             history.val_score.append(

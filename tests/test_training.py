@@ -163,3 +163,46 @@ def test_fit_without_validation_keeps_the_last_epoch_and_steps_the_schedule():
     )
     assert history.best_epoch == 2 and history.val_loss == [] and len(history.train_loss) == 3
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-2 / 8)
+
+
+def test_fit_steps_a_batch_schedule_after_every_batch():
+    seed_everything(0)
+    X, y = _separable()
+    model = LSTMClassifier(hidden_size=8, num_classes=2)
+    loader = make_loader(X, y, 16, shuffle=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (step + 1))
+    fit(
+        model,
+        loader,
+        None,
+        epochs=2,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        step_scheduler="batch",
+        progress=False,
+    )
+    steps = 2 * len(loader)
+    assert scheduler.last_epoch == steps
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1.0 / (steps + 1))
+
+
+def test_bad_scheduler_settings_are_named():
+    X, y = _separable()
+    model = LSTMClassifier(hidden_size=8, num_classes=2)
+    loader = make_loader(X, y, 16)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    with pytest.raises(ValueError, match='"epoch" or "batch"'):
+        fit(
+            model,
+            loader,
+            None,
+            epochs=1,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            step_scheduler="step",
+            progress=False,
+        )
+    with pytest.raises(ValueError, match="needs an optimizer"):
+        run_epoch(model, loader, nn.CrossEntropyLoss(), None, "cpu", scheduler)
