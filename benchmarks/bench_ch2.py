@@ -62,7 +62,7 @@ MAX_LR = 3e-3
 PCT_START = 0.15
 # The long runs.
 SEED_LONG_EPOCHS = 50
-LONG_BEATS = 640_000
+LONG_BEATS = 896_000
 LONG_BEATS_PER_EPOCH = 25_600
 
 # Run in the notebook's kernel after the notebook: its results as one JSON line.
@@ -252,27 +252,29 @@ def better_long(split: KachueeSplit) -> dict:
     """The notebook's better recipe (weighted sampler, one-cycle LR) for LONG_BEATS beats."""
     pool = np.setdiff1d(np.arange(len(split.y_train)), split.val_rows)
     epochs = LONG_BEATS // LONG_BEATS_PER_EPOCH
+    loader = make_weighted_loader(
+        split.X_train[pool],
+        split.y_train[pool],
+        alpha=ALPHA,
+        batch_size=BATCH_BETTER,
+        num_samples=LONG_BEATS_PER_EPOCH,
+        seed=SEED,
+    )
     seed_everything(SEED)
     model = LSTMFCN()
     optimizer = torch.optim.Adam(model.parameters(), lr=MAX_LR)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=MAX_LR, total_steps=epochs, pct_start=PCT_START
+        optimizer, max_lr=MAX_LR, total_steps=epochs * len(loader), pct_start=PCT_START
     )
     start = time.perf_counter()
     history = fit(
         model,
-        make_weighted_loader(
-            split.X_train[pool],
-            split.y_train[pool],
-            alpha=ALPHA,
-            batch_size=BATCH_BETTER,
-            num_samples=LONG_BEATS_PER_EPOCH,
-            seed=SEED,
-        ),
+        loader,
         split.val_loader(),
         epochs=epochs,
         optimizer=optimizer,
         scheduler=scheduler,
+        step_scheduler="batch",
         progress=True,
     )
     seconds = time.perf_counter() - start
