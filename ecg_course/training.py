@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -92,7 +93,7 @@ def fit(
     criterion: nn.Module | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    step_scheduler: str = "epoch",
+    step_scheduler: Literal["epoch", "batch"] = "epoch",
     score: Callable[[np.ndarray, np.ndarray], float] | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
@@ -140,7 +141,7 @@ def fit(
         )
         if val_loader is not None:
             history.val_loss.append(run_epoch(model, val_loader, criterion, None, device))
-        if scheduler is not None and batch_scheduler is None:
+        if scheduler is not None and step_scheduler == "epoch":
             scheduler.step()
         if score is not None and val_loader is not None:
             history.val_score.append(
