@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ecg_course.models.lstm_fcn import LSTMFCN
 
@@ -103,7 +104,8 @@ def test_hyperparameters_are_honoured():
         (8, 12, 4),
         (12, 6, 2),
     ]
-    assert len([m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]) == 3
+    # maps are (B, C, 1, T): BatchNorm2d normalizes each channel over batch and time
+    assert len([m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]) == 3
     assert (model.fc.in_features, model.fc.out_features) == (16 + 6, 3)
     assert _count(model) == _expected_parameters(
         num_classes=3, seq_len=64, num_layers=2, hidden=16, f1=8, f2=12, f3=6, k1=7, k2=4, k3=2
@@ -111,6 +113,49 @@ def test_hyperparameters_are_honoured():
     assert model.eval()(torch.rand(5, 64)).shape == (5, 3)
     # "same" padding keeps the length, for even and odd kernels
     assert model.class_activation_map(torch.rand(5, 64)).shape == (5, 3, 64)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("in_channels, kernels", [(1, (8, 5, 3)), (2, (7, 4, 2))])
+def test_conv_branch_equals_plain_conv1d_batchnorm1d(training, in_channels, kernels):
+    """The channels-last conv branch computes what Conv1d -> BatchNorm1d -> ReLU computes."""
+    torch.manual_seed(0)
+    model = LSTMFCN(
+        seq_len=40,
+        in_channels=in_channels,
+        filters_1=6,
+        filters_2=10,
+        filters_3=4,
+        kernel_size_1=kernels[0],
+        kernel_size_2=kernels[1],
+        kernel_size_3=kernels[2],
+    )
+    for block in (model.conv1, model.conv2, model.conv3):  # non-trivial running statistics
+        block[2].running_mean.uniform_(-0.5, 0.5)
+        block[2].running_var.uniform_(0.5, 2.0)
+        block[2].weight.data.uniform_(0.5, 1.5)
+        block[2].bias.data.uniform_(-0.5, 0.5)
+    model.train(training)
+    x = torch.rand(5, 40, in_channels)
+
+    reference = x.transpose(1, 2)  # (B, C, T), contiguous-first as nn.Conv1d wants
+    for block in (model.conv1, model.conv2, model.conv3):
+        pad, conv, bn, _ = block
+        k = conv.kernel_size[0]
+        reference = F.conv1d(F.pad(reference, ((k - 1) // 2, k // 2)), conv.weight, conv.bias)
+        reference = F.relu(
+            F.batch_norm(
+                reference,
+                bn.running_mean.clone(),
+                bn.running_var.clone(),
+                bn.weight,
+                bn.bias,
+                training,
+                0.0,
+                bn.eps,
+            )
+        )
+    torch.testing.assert_close(model._conv_features(x), reference, rtol=1e-4, atol=1e-5)
 
 
 def test_dropout_active_only_in_training():
