@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
@@ -42,16 +43,32 @@ def tidy_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def execute(
-    path: Path, timeout: int = 1800, extra_cell: str | None = None, save: bool = True
+    path: Path,
+    timeout: int = 1800,
+    extra_cell: str | None = None,
+    save: bool = True,
+    overrides: Mapping[str, object] | None = None,
 ) -> tuple[str | None, float]:
     """Run ``path`` top to bottom; return what ``extra_cell`` printed and the seconds it took.
 
     ``extra_cell``: code run after the last cell, in the same kernel (a benchmark
     prints the notebook's results with it); it is never saved, and without it the
     printed text is ``None``. ``save``: write the executed notebook back to ``path``,
-    outputs tidied. Raises on a cell error.
+    outputs tidied. ``overrides``: names to set to other values (``{"EPOCHS": 50}``)
+    in a cell run right after the first code cell that assigns all of them, so a
+    benchmark can run the notebook itself with a longer budget; such a run is not
+    the notebook and cannot be saved. Raises on a cell error.
     """
     notebook = nbformat.read(path, as_version=4)
+    if overrides:
+        if save:
+            raise ValueError("A run with overrides is not the notebook: call with save=False.")
+        notebook.cells.insert(
+            _defining_cell(notebook, overrides) + 1,
+            nbformat.v4.new_code_cell(
+                "\n".join(f"{name} = {value!r}" for name, value in overrides.items())
+            ),
+        )
     if extra_cell is not None:
         notebook.cells.append(nbformat.v4.new_code_cell(extra_cell))
     client = NotebookClient(
@@ -70,6 +87,16 @@ def execute(
     if save:
         nbformat.write(tidy_outputs(notebook), path)
     return printed, seconds
+
+
+def _defining_cell(notebook: nbformat.NotebookNode, names: Mapping[str, object]) -> int:
+    """Index of the first code cell that assigns every name in ``names`` (``NAME = ...``)."""
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code" and all(
+            re.search(rf"^{re.escape(name)}\s*=", cell.source, flags=re.MULTILINE) for name in names
+        ):
+            return index
+    raise ValueError(f"No code cell assigns all of {sorted(names)}; nothing to override.")
 
 
 def main(argv: list[str]) -> None:
