@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ecg_course.models.lstm_fcn import LSTMFCN
+from ecg_course.models.lstm_fcn import LSTMFCN, ChannelsLastConv1d
 
 
 def _expected_parameters(
@@ -156,6 +156,24 @@ def test_conv_branch_equals_plain_conv1d_batchnorm1d(training, in_channels, kern
             )
         )
     torch.testing.assert_close(model._conv_features(x), reference, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"stride": 2, "padding": 1, "dilation": 2, "groups": 2}, {"padding": "same"}],
+)
+def test_channels_last_conv1d_equals_conv1d(kwargs):
+    torch.manual_seed(0)
+    layer = ChannelsLastConv1d(4, 6, 3, **kwargs)
+    plain = nn.Conv1d(4, 6, 3, **kwargs)
+    plain.load_state_dict(layer.state_dict())  # same parameters, same shapes
+    x = torch.rand(2, 4, 30)
+    maps = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(layer(maps).squeeze(2), plain(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(B, C, 1, T\); got \(2, 4, 30\)"):
+        layer(x)
+    with pytest.raises(ValueError, match="padding_mode='reflect'"):
+        ChannelsLastConv1d(4, 6, 3, padding=1, padding_mode="reflect")
 
 
 def test_dropout_active_only_in_training():

@@ -45,19 +45,41 @@ from ecg_course.models._inputs import as_sequence_batch
 class ChannelsLastConv1d(nn.Conv1d):
     """An ``nn.Conv1d`` that reads and writes ``(B, C, 1, T)`` maps stored channels-last.
 
-    Same weights ``(C_out, C_in, k)``, same result as ``nn.Conv1d``; only the memory
-    layout differs. PyTorch runs every ``Conv1d`` as a 2-D convolution of height 1;
-    on a CPU, oneDNN's kernels are faster when the channels are the innermost axis
-    (``channels_last``) and batch norm and ReLU then stay in that layout too. For
-    the LSTM-FCN this makes a training step about 1.3 times faster on one CPU
-    thread (``python benchmarks/bench_ch2.py`` times both).
+    Same weights ``(C_out, C_in, k)`` and arguments, same result as ``nn.Conv1d``;
+    only the memory layout differs. PyTorch runs every ``Conv1d`` as a 2-D
+    convolution of height 1; on a CPU, oneDNN's kernels are faster when the
+    channels are the innermost axis (``channels_last``), and batch norm and ReLU
+    then stay in that layout too. For the LSTM-FCN a training step on one CPU
+    thread is about 1.2 to 1.3 times faster (``python benchmarks/bench_ch2.py
+    --skip-notebook`` times both layouts).
 
     Shapes:
-        input: ``(B, C_in, 1, T)``, output: ``(B, C_out, 1, T - k + 1)`` (unpadded).
+        input: ``(B, C_in, 1, T)``; output: ``(B, C_out, 1, T_out)``, ``T_out`` as
+        for ``nn.Conv1d`` with the same stride, padding and dilation.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.padding_mode != "zeros":
+            raise ValueError(
+                f"ChannelsLastConv1d pads with zeros only; got padding_mode={self.padding_mode!r}."
+            )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight.unsqueeze(2), self.bias)
+        if x.dim() != 4 or x.shape[2] != 1:
+            raise ValueError(
+                f"ChannelsLastConv1d expects maps of shape (B, C, 1, T); got {tuple(x.shape)}."
+            )
+        padding = self.padding if isinstance(self.padding, str) else (0, self.padding[0])
+        return F.conv2d(
+            x,
+            self.weight.unsqueeze(2),  # (C_out, C_in / groups, 1, k)
+            self.bias,
+            stride=(1, self.stride[0]),
+            padding=padding,
+            dilation=(1, self.dilation[0]),
+            groups=self.groups,
+        )
 
 
 class LSTMFCN(nn.Module):
