@@ -256,6 +256,8 @@ def main() -> None:
         "--save-notebook", action="store_true", help="write the executed notebook back"
     )
     args = parser.parse_args()
+    if args.threads and not args.long:
+        parser.error("--threads sets the threads of the --long run's kernel; add --long")
     # Each result records its own thread count: results of several runs are merged.
     results = {
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}"
