@@ -44,7 +44,7 @@ def tidy_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def execute(
     path: Path,
-    timeout: int = 1800,
+    timeout: int | None = 1800,
     extra_cell: str | None = None,
     save: bool = True,
     overrides: Mapping[str, object] | None = None,
@@ -53,7 +53,8 @@ def execute(
 
     ``extra_cell``: code run after the last cell, in the same kernel (a benchmark
     prints the notebook's results with it); it is never saved, and without it the
-    printed text is ``None``. ``save``: write the executed notebook back to ``path``,
+    printed text is ``None``. ``timeout``: seconds allowed per cell (``None``: no
+    limit). ``save``: write the executed notebook back to ``path``,
     outputs tidied. ``overrides``: names to set to other values (``{"EPOCHS": 50}``)
     in a cell run right after the first code cell that assigns all of them, so a
     benchmark can run the notebook itself with a longer budget; such a run is not
