@@ -1,0 +1,39 @@
+"""The tuning script's split: tuning beats never overlap training draws or validation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import tune_ch2  # noqa: E402
+
+
+def test_split_rows_are_disjoint_and_cover_the_training_split():
+    y = np.repeat(np.arange(5), [8000, 500, 400, 300, 600])
+    np.random.default_rng(0).shuffle(y)
+    pool, val_rows, tune_rows = tune_ch2.split_rows(y)
+
+    assert len(val_rows) == tune_ch2.VAL_SIZE and len(tune_rows) == tune_ch2.TUNE_SIZE
+    assert not np.intersect1d(pool, tune_rows).size
+    assert not np.intersect1d(pool, val_rows).size
+    assert not np.intersect1d(val_rows, tune_rows).size
+    assert np.array_equal(np.sort(np.concatenate([pool, val_rows, tune_rows])), np.arange(len(y)))
+
+
+def test_validation_rows_are_the_notebooks():
+    """Drawn as the notebook draws them: outside the undersampled beats, seed 42."""
+    from imblearn.under_sampling import RandomUnderSampler
+
+    y = np.repeat(np.arange(5), [8000, 500, 400, 300, 600])
+    np.random.default_rng(1).shuffle(y)
+    X = np.random.default_rng(2).random((len(y), 187))
+    sampler = RandomUnderSampler(random_state=42)
+    sampler.fit_resample(X, y)
+    rest = np.setdiff1d(np.arange(len(y)), sampler.sample_indices_)
+    expected = np.random.default_rng(42).choice(rest, size=1000, replace=False)
+
+    _, val_rows, _ = tune_ch2.split_rows(y)
+    assert np.array_equal(val_rows, expected)
