@@ -40,7 +40,10 @@ SEED = 42  # the notebook's seed
 TUNE_SEED = 7  # draws the tuning beats
 VAL_SIZE = 1000  # the notebook's validation beats (used, as there, to keep the best epoch)
 TUNE_SIZE = 5000
-EPOCHS, BEATS_PER_EPOCH, PCT_START = 16, 5120, 0.15  # as in the notebook
+# The notebook's recipe (tests/test_tune_ch2.py checks that they agree): the budget, the
+# one-cycle warm-up share, and the defaults of the settings this script varies.
+EPOCHS, BEATS_PER_EPOCH, PCT_START = 16, 5120, 0.15
+ALPHA, LR, BATCH_SIZE = 0.75, 3e-3, 64
 
 
 def split_rows(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,9 +109,9 @@ def train_and_score(alpha: float, lr: float, batch_size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--alpha", type=float, nargs="+", default=[0.75])
-    parser.add_argument("--lr", type=float, nargs="+", default=[3e-3])
-    parser.add_argument("--batch", type=int, nargs="+", default=[64])
+    parser.add_argument("--alpha", type=float, nargs="+", default=[ALPHA])
+    parser.add_argument("--lr", type=float, nargs="+", default=[LR])
+    parser.add_argument("--batch", type=int, nargs="+", default=[BATCH_SIZE])
     parser.add_argument("--jobs", type=int, default=1, help="settings trained at a time")
     args = parser.parse_args()
     grid = list(itertools.product(args.alpha, args.lr, args.batch))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -37,3 +39,27 @@ def test_validation_rows_are_the_notebooks():
 
     _, val_rows, _ = tune_ch2.split_rows(y)
     assert np.array_equal(val_rows, expected)
+
+
+def test_recipe_matches_the_notebook():
+    """The script restates the notebook's better recipe; a change to one must reach the other."""
+    notebook = Path(__file__).resolve().parents[1] / "solutions" / "02_mitbih_lstm_fcn.ipynb"
+    code = "\n".join(
+        "".join(cell["source"])
+        for cell in json.loads(notebook.read_text())["cells"]
+        if cell["cell_type"] == "code"
+    )
+
+    def value(pattern: str) -> float:
+        match = re.search(pattern, code, flags=re.MULTILINE | re.DOTALL)
+        assert match, f"the notebook no longer matches {pattern!r}: update tune_ch2.py"
+        return float(match.group(1).replace("_", ""))
+
+    assert value(r"^EPOCHS_BETTER = (\d+)") == tune_ch2.EPOCHS
+    assert value(r"^BEATS_PER_EPOCH = ([\d_]+)") == tune_ch2.BEATS_PER_EPOCH
+    assert value(r"^VAL_SIZE = (\d+)") == tune_ch2.VAL_SIZE
+    assert value(r"^ALPHA = ([\d.]+)") == tune_ch2.ALPHA
+    assert value(r"make_weighted_loader\([^)]*batch_size=(\d+)") == tune_ch2.BATCH_SIZE
+    assert value(r"torch\.optim\.Adam\(better\.parameters\(\), lr=([\d.e-]+)\)") == tune_ch2.LR
+    assert value(r"OneCycleLR\(.*?pct_start=([\d.]+)\)") == tune_ch2.PCT_START
+    assert value(r"^SEED = (\d+)") == tune_ch2.SEED
