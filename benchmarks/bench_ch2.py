@@ -72,6 +72,7 @@ print(_json.dumps({
         "f1": summary_better["per_class"]["f1"].to_dict(),
     },
     "inter_patient": {
+        "kept_epoch": history_inter.best_epoch + 1,
         "balanced_accuracy": summary_inter["balanced_accuracy"],
         "recall": summary_inter["per_class"]["recall"].to_dict(),
     },
@@ -225,7 +226,9 @@ def _report_run(run: dict, label: str, in_budget: bool, check, lines: list[str])
         check(f"seed recipe ({label}): one-vs-rest accuracy {name}", row["accuracy"], 0.9)
     lines.append(
         f"    {seed['epochs']} epochs of {seed['training_beats']:,} beats in "
-        f"{seed['training_seconds']:.0f} s, kept epoch {seed['kept_epoch']}"
+        f"{seed['training_seconds']:.0f} s, kept epoch {seed['kept_epoch']}; accuracy "
+        f"{seed['accuracy']:.3f}, balanced accuracy {seed['balanced_accuracy']:.3f}, "
+        f"macro-F1 {seed['macro_f1']:.3f}"
     )
     better = run["better"]
     acc_target, f1_target = (0.97, 0.85) if in_budget else (0.985, 0.92)
@@ -242,6 +245,7 @@ def _report_run(run: dict, label: str, in_budget: bool, check, lines: list[str])
     lines.append(
         f"  inter-patient ({label}) recall per class: {recall}, balanced accuracy "
         f"{inter['balanced_accuracy']:.3f}"
+        + (f", kept epoch {inter['kept_epoch']}" if "kept_epoch" in inter else "")
     )
     if in_budget:
         check(f"notebook seconds ({threads})", run["notebook_seconds"], 720, "<=")
