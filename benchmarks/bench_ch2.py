@@ -44,7 +44,7 @@ from ecg_course.models import LSTMFCN
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from execute_solutions import execute  # noqa: E402
+from execute_solutions import CELL_TIMEOUT_S, execute  # noqa: E402
 
 NOTEBOOK = ROOT / "solutions" / "02_mitbih_lstm_fcn.ipynb"
 RESULTS = ROOT / "benchmarks" / "results" / "ch2.json"
@@ -176,7 +176,7 @@ def run_notebook(save: bool, overrides: dict | None = None) -> dict:
     With ``overrides`` (the long budget) a training cell runs for an hour or more
     (83 minutes on one thread), so the per-cell time limit is lifted.
     """
-    timeout = None if overrides else 1800
+    timeout = None if overrides else CELL_TIMEOUT_S
     printed, seconds = execute(
         NOTEBOOK, timeout=timeout, extra_cell=REPORT_CELL, save=save, overrides=overrides
     )

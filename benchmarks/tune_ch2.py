@@ -5,8 +5,8 @@ weighted sampler, Adam with a one-cycle schedule, 16 epochs of 5,120 drawn beats
 batch 64) is trained once per setting of the sampler's ``alpha``, the peak
 learning rate and the batch size. Every model is scored on ``TUNE_SIZE`` training
 beats that are kept out of both the draws and the notebook's validation beats. The
-test split is not loaded. Each setting takes about 5.5 minutes on one thread; ``--jobs 2`` runs two
-at a time (one thread each) on a 2-core machine.
+test split is not loaded. Each setting takes about 5.5 minutes on one thread;
+``--jobs 2`` runs two at a time (one thread each) on a 2-core machine.
 
 Usage::
 
@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import multiprocessing
@@ -62,11 +63,17 @@ def split_rows(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.setdiff1d(rest, tune_rows), val_rows, tune_rows
 
 
+@functools.cache
+def _training_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X_train (N, 187), y_train (N,), pool, val_rows, tune_rows)``, once per process."""
+    X_train, y_train, _, _ = load_mitbih("kachuee")
+    return X_train, y_train, *split_rows(y_train)
+
+
 def train_and_score(alpha: float, lr: float, batch_size: int) -> dict:
     """Train the better recipe with one setting on one thread; its tuning-set scores."""
     torch.set_num_threads(1)
-    X_train, y_train, _, _ = load_mitbih("kachuee")
-    pool, val_rows, tune_rows = split_rows(y_train)
+    X_train, y_train, pool, val_rows, tune_rows = _training_split()
     loader = make_weighted_loader(
         X_train[pool],
         y_train[pool],

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from imblearn.under_sampling import RandomUnderSampler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import tune_ch2  # noqa: E402
@@ -27,8 +28,6 @@ def test_split_rows_are_disjoint_and_cover_the_training_split():
 
 def test_validation_rows_are_the_notebooks():
     """Drawn as the notebook draws them: outside the undersampled beats, seed 42."""
-    from imblearn.under_sampling import RandomUnderSampler
-
     y = np.repeat(np.arange(5), [8000, 500, 400, 300, 600])
     np.random.default_rng(1).shuffle(y)
     X = np.random.default_rng(2).random((len(y), 187))

@@ -22,6 +22,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+CELL_TIMEOUT_S = 1800  # per cell; the longest training cell of a solution takes minutes
 _OVERWRITTEN = re.compile(r"[^\n]*\r(?=[^\n])")
 
 
@@ -44,7 +45,7 @@ def tidy_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def execute(
     path: Path,
-    timeout: int | None = 1800,
+    timeout: int | None = CELL_TIMEOUT_S,
     extra_cell: str | None = None,
     save: bool = True,
     overrides: Mapping[str, object] | None = None,
