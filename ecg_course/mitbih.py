@@ -353,8 +353,11 @@ def _last_beat_mask(record_ids: np.ndarray) -> np.ndarray:
 
 
 def load_mitbih(
-    split: str = "kachuee", random_state: int = 42, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    split: str = "kachuee",
+    random_state: int = 42,
+    progress: bool = True,
+    return_records: bool = False,
+) -> tuple[np.ndarray, ...]:
     """MIT-BIH heartbeats split for training and testing.
 
     Args:
@@ -366,10 +369,14 @@ def load_mitbih(
             neither), in record and time order.
         random_state: seed of the ``"kachuee"`` split (unused by ``"inter-patient"``).
         progress: show a progress bar while the beats are built the first time.
+        return_records: also return the record of every beat, to split by patient
+            (e.g. validation records held out of the training ones).
 
     Returns:
         ``X_train, y_train, X_test, y_test``: X float32 ``(n, 187)`` in [0, 1],
-        zero-padded; y int64 in 0..4 = N, S, V, F, Q.
+        zero-padded; y int64 in 0..4 = N, S, V, F, Q. With ``return_records``,
+        then ``records_train, records_test``: int64 ``(n,)``, e.g. ``201``, aligned
+        with the rows of X and y.
 
     Raises:
         ValueError: unknown ``split``.
@@ -381,17 +388,22 @@ def load_mitbih(
         from sklearn.model_selection import train_test_split
 
         keep = ~_last_beat_mask(ids)
-        X_train, X_test, y_train, y_test = train_test_split(
+        X_train, X_test, y_train, y_test, ids_train, ids_test = train_test_split(
             X[keep],
             y[keep],
+            ids[keep],
             test_size=KACHUEE_TEST_FRACTION,
             stratify=y[keep],
             random_state=random_state,
         )
-        return X_train, y_train, X_test, y_test
-    train = np.isin(ids, [int(r) for r in DS1])
-    test = np.isin(ids, [int(r) for r in DS2])
-    return X[train], y[train], X[test], y[test]
+    else:
+        train = np.isin(ids, [int(r) for r in DS1])
+        test = np.isin(ids, [int(r) for r in DS2])
+        X_train, y_train, ids_train = X[train], y[train], ids[train]
+        X_test, y_test, ids_test = X[test], y[test], ids[test]
+    if return_records:
+        return X_train, y_train, X_test, y_test, ids_train, ids_test
+    return X_train, y_train, X_test, y_test
 
 
 def load_mitbih_csv(

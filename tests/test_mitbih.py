@@ -127,6 +127,28 @@ def test_inter_patient_split_counts(built):
     assert not np.isin(ids[ds1 | ds2], [int(r) for r in mitbih.PACED]).any()
 
 
+@pytest.mark.parametrize("split", mitbih.SPLITS)
+def test_records_align_with_the_beats(built, split):
+    *arrays, records_train, records_test = mitbih.load_mitbih(
+        split, progress=False, return_records=True
+    )
+    # the same four arrays as without records, and a record for every beat
+    for with_records, plain in zip(arrays, mitbih.load_mitbih(split, progress=False), strict=True):
+        np.testing.assert_array_equal(with_records, plain)
+    X_all, _, ids_all = built
+    for X, records in ((arrays[0], records_train), (arrays[2], records_test)):
+        assert records.shape == (len(X),) and records.dtype == np.int64
+        # each beat is the one its record holds: look it up among that record's beats
+        for row in np.random.default_rng(0).choice(len(X), size=200, replace=False):
+            of_record = X_all[ids_all == records[row]]
+            assert (of_record == X[row]).all(axis=1).any()
+    if split == "inter-patient":
+        assert set(records_train.tolist()) == {int(r) for r in mitbih.DS1}
+        assert set(records_test.tolist()) == {int(r) for r in mitbih.DS2}
+    else:  # intra-patient: the same patients on both sides
+        assert set(records_train.tolist()) == set(records_test.tolist())
+
+
 def test_unknown_split_lists_valid_ones():
     with pytest.raises(ValueError, match=r"kachuee.*inter-patient"):
         mitbih.load_mitbih("random")
