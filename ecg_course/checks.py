@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from sklearn import metrics as skm
 from sklearn.model_selection import train_test_split
@@ -189,6 +190,11 @@ def check_split(
             f"{len(parts['test'][0]):,} beats, stratified, no beat in two sets."
         )
         return
+    _expect(
+        not all(sets[m] == set(_row_keys(expected_parts[m][0])) for m in names),
+        "the three sets hold the right beats but in another order: keep the arrays in the "
+        "order train_test_split returns them.",
+    )
     # Wrong, but how? Recompute the splits that the usual mistakes give.
     Xf = np.ascontiguousarray(X, dtype=np.float32)
 
@@ -486,21 +492,38 @@ def check_loss_plot(ax: Axes, train_losses, val_losses) -> None:
     val_losses = np.asarray(val_losses, dtype=float)
     n = len(train_losses)
 
-    def holds(values):
+    def holds(values, axes=ax):
         return [
             line
-            for line in ax.get_lines()
+            for line in axes.get_lines()
             if len(line.get_ydata()) == len(values)
             and np.allclose(np.asarray(line.get_ydata(), dtype=float), values)
         ]
 
     train_lines, val_lines = holds(train_losses), holds(val_losses)
-    _expect(
-        train_lines or val_lines,
-        "no curve of ax holds train_losses or val_losses: ax is not the Axes you drew on "
-        "(plt.plot draws on another one). Make it with fig, ax = plt.subplots() and draw "
-        "with ax.plot(...).",
-    )
+    if not (train_lines or val_lines):
+        elsewhere = [
+            other
+            for number in plt.get_fignums()
+            for other in plt.figure(number).axes
+            if other is not ax and (holds(train_losses, other) or holds(val_losses, other))
+        ]
+        _expect(
+            not elsewhere,
+            "the losses are drawn on another Axes than ax: ax is left over from an earlier "
+            "figure (plt.plot draws on the current one). Make it with "
+            "fig, ax = plt.subplots() and draw with ax.plot(...).",
+        )
+        _expect(
+            any(len(line.get_ydata()) == n for line in ax.get_lines()),
+            f"no curve of ax has {n} points, one per epoch: plot train_losses and val_losses "
+            "on ax (fig, ax = plt.subplots(); ax.plot(...)).",
+        )
+        raise ExerciseError(
+            "the curves of ax do not hold the values of train_losses and val_losses: plot "
+            "the lists themselves (for a log scale use ax.set_yscale('log')), not a "
+            "transformed or another run's losses."
+        )
     _expect(
         bool(val_lines),
         "no curve holds val_losses: plot train_losses and val_losses (one each).",
@@ -674,6 +697,12 @@ def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1,
             f"at fraction {f} the samples column says {got_k}, expected k = max(1, "
             f"round({f} * {T})) = {k}.",
         )
+        _expect(
+            bool(np.isfinite(got)),
+            f"at {f:.0%} of the beat the ROC-AUC is {got}: the labels scored hold one class "
+            f"only. Score every beat with its label y; X[:{k}] would take the first {k} beats, "
+            f"X[:, :{k}] takes the first {k} samples of every beat.",
+        )
         candidates = _early_candidates(model, X, y, k)
         if np.isclose(got, candidates["right"], atol=1e-4):
             continue
@@ -688,6 +717,17 @@ def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1,
                 not np.isclose(got, whole, atol=1e-4),
                 f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of the whole beat: "
                 f"feed only the first k samples, X[:, :{k}].",
+            )
+            first_beats = (
+                _early_candidates(model, X[:k], y[:k], T)["right"]
+                if (0 < y[:k].sum() < k)
+                else np.nan
+            )
+            _expect(
+                not np.isclose(got, first_beats, atol=1e-4),
+                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of the first {k} "
+                f"beats: X[:{k}] takes the first {k} beats, X[:, :{k}] the first {k} samples of "
+                "every beat.",
             )
             last = _early_candidates(model, X[:, T - k :], y, k)["right"]
             _expect(
@@ -773,6 +813,10 @@ def check_undersampling(X_res, y_res, sampler, X_train, y_train, random_state: i
         _expect(
             seed == random_state,
             f"the sampler has random_state={seed!r}, expected SEED ({random_state}).",
+        )
+        _expect(
+            not getattr(sampler, "replacement", False),
+            "replacement=True draws some beats twice: keep the default replacement=False.",
         )
         raise ExerciseError(
             f"these are not the beats RandomUnderSampler(random_state={random_state}) keeps: "
@@ -941,6 +985,11 @@ def check_per_class_table(table: pd.DataFrame, y_true, proba, class_names) -> No
                 what = (
                     f"the value of class {others[0]}: row {name} must hold class "
                     f"{c} (y_test == {c})"
+                )
+            elif table[column].astype(float).nunique() == 1:
+                what = (
+                    "the same value in every row; compute it for each class on its own, "
+                    "one-vs-rest (y_test == c against pred_seed == c)"
                 )
             else:
                 what = f"one-vs-rest: class {name} against all others"

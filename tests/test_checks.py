@@ -138,7 +138,7 @@ def test_check_loss_plot():
         checks.check_loss_plot(ax, train, val)
     ax.legend()
     checks.check_loss_plot(ax, train, val)
-    with pytest.raises(checks.ExerciseError, match="not the Axes you drew on"):
+    with pytest.raises(checks.ExerciseError, match="do not hold the values"):
         checks.check_loss_plot(ax, [5, 4, 3], [6, 5, 4])  # losses of another run
     plt.close(fig)
 

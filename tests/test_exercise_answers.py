@@ -159,6 +159,12 @@ def _split_official_on_y5(X, y, y5):
     return _split_official(X, y5, y5)
 
 
+def _reshuffled(X, y, y5):
+    X_train, X_val, X_test, y_train, y_val, y_test = _split_official(X, y, y5)
+    order = np.random.default_rng(0).permutation(len(y_train))
+    return X_train[order], X_val, X_test, y_train[order], y_val, y_test
+
+
 WRONG_SPLIT = {
     "second split without random_state": (_second_without_seed, "second train_test_split"),
     "second split not stratified": (
@@ -183,6 +189,7 @@ WRONG_SPLIT = {
     "second split from all beats": (_leaky, "in both the .* and the test set"),
     "outputs unpacked in the wrong order": (_wrong_order_of_outputs, "in that order"),
     "labels sorted apart from the beats": (_misaligned_labels, "do not belong to its beats"),
+    "training set reshuffled": (_reshuffled, "in another order"),
     "not shuffled": (
         lambda X, y, y5: _split(X, y, dict(shuffle=False), dict(shuffle=False)),
         "not shuffled",
@@ -529,7 +536,11 @@ def _plot_with(train=TRAIN_LOSSES, val=VAL_LOSSES, x=EPOCHS, labels=("training",
 
 
 WRONG_LOSS_PLOT = {
-    "pyplot without ax (stale axes)": (_stale_axes, "not the Axes you drew on"),
+    "pyplot without ax (stale axes)": (_stale_axes, "drawn on another Axes than ax"),
+    "log of the losses": (
+        lambda: _plot_with(train=np.log(TRAIN_LOSSES), val=np.log(VAL_LOSSES)),
+        "not a transformed",
+    ),
     "train_losses twice": (lambda: _plot_with(val=TRAIN_LOSSES), "no curve holds val_losses"),
     "val_losses only": (lambda: _plot_with(train=VAL_LOSSES), "no curve holds train_losses"),
     "epochs from 0": (lambda: _plot_with(x=None), "expected the epochs 1 to 5"),
@@ -743,6 +754,16 @@ def _early_with(score=None, prefix=None, k_of=None, columns=("fraction", "sample
     return answer
 
 
+def _early_first_beats(model, X, y, fractions):
+    rows = []
+    for f in fractions:
+        k = max(1, round(f * X.shape[1]))
+        proba = predict_proba(model, X[:k])  # the first k beats, whole
+        auc = skm.roc_auc_score(y[:k], proba[:, 1]) if 0 < y[:k].sum() < k else np.nan
+        rows.append({"fraction": f, "samples": k, "roc_auc": auc})
+    return pd.DataFrame(rows)
+
+
 WRONG_EARLY = {
     "wrong class column": (
         _early_with(score=lambda y, p, lg: skm.roc_auc_score(y, p[:, 0])),
@@ -758,6 +779,7 @@ WRONG_EARLY = {
     ),
     "full beats every time": (_early_with(prefix=lambda X, k: X), "that of the whole beat"),
     "the last k samples": (_early_with(prefix=lambda X, k: X[:, -k:]), "last .* samples"),
+    "the first k beats": (_early_first_beats, r"X\[:\d+\] (would take|takes) the first \d+ beats"),
     "no max(1, ...)": (_early_with(k_of=lambda f, T: int(round(f * T))), r"max\(1, round"),
     "rounding down": (_early_with(k_of=lambda f, T: max(1, int(f * T))), "samples column says"),
     "a list instead of a DataFrame": (
@@ -873,6 +895,12 @@ def _us_dataframe(X, y, X_test, y_test):
     return sampler, X_bal, y_bal
 
 
+def _us_replacement(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(random_state=SEED, replacement=True)
+    X_bal, y_bal = sampler.fit_resample(X, y)
+    return sampler, X_bal, y_bal
+
+
 WRONG_UNDERSAMPLING = {
     "random_state=0": (_us_seed(0), r"random_state=0, expected SEED \(42\)"),
     "no random_state": (_us_seed(None), "without random_state"),
@@ -882,6 +910,7 @@ WRONG_UNDERSAMPLING = {
     "only the majority class reduced": (_us_majority, "expected all equal"),
     "the test set resampled": (_us_test_set, "rarest class's count in y_train"),
     "pandas output kept": (_us_dataframe, "pandas DataFrame.*to_numpy"),
+    "replacement=True": (_us_replacement, "replacement=True"),
 }
 
 VALID_UNDERSAMPLING = {
@@ -1182,7 +1211,7 @@ WRONG_TABLE = {
         _table_modified(lambda t, y, p: t.rename(columns={"f1": "f1_score"})),
         "no 'f1' column",
     ),
-    "macro precision in every row": (_table_modified(_macro_precision), "one-vs-rest"),
+    "macro precision in every row": (_table_modified(_macro_precision), "same value in every row"),
     "a dict, not a DataFrame": (
         _table_modified(lambda t, y, p: t.to_dict()),
         "expected a DataFrame, got dict",
