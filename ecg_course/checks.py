@@ -251,6 +251,11 @@ def check_split(
                 ("strata", "y"),
                 "the first call is stratified on the five-class labels y; stratify on y_binary.",
             ),
+            (
+                ("y", "strata"),
+                "the second call is stratified on the five-class labels of the rest; "
+                "stratify on y_rest.",
+            ),
         ]
     for (s_test, s_val), message in candidates:
         try:
@@ -384,6 +389,11 @@ def _loss_message(loss: float, batch_losses: list[float], sizes: list[int], when
             total / len(sizes),
             "divided by the number of batches; divide by the number of "
             "samples (len(loader.dataset))",
+        ),
+        (
+            total / (len(sizes) * max(sizes)),
+            "divided by batch_size * the number of batches; the last batch is smaller: "
+            "count the samples, len(y) per batch",
         ),
         (batch_losses[-1], "the loss of the last batch only; add up every batch"),
     ]
@@ -575,8 +585,11 @@ def check_loss_plot(ax: Axes, train_losses, val_losses) -> None:
         )
     _expect(bool(ax.get_xlabel()), "label the x axis (epoch).")
     _expect(bool(ax.get_ylabel()), "label the y axis (loss).")
-    _expect(bool(ax.get_title()), "give the plot a title.")
-    legend = ax.get_legend()
+    suptitle = getattr(ax.figure, "_suptitle", None)
+    _expect(
+        bool(ax.get_title()) or bool(suptitle and suptitle.get_text()), "give the plot a title."
+    )
+    legend = ax.get_legend() or (ax.figure.legends[0] if ax.figure.legends else None)
     _expect(
         legend is not None and len(legend.get_texts()) >= 2,
         "add a legend that says which curve is training and which validation (ax.legend()).",
@@ -642,6 +655,11 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
                 not np.isclose(accuracy, value, atol=1e-6),
                 f"test_accuracy is {accuracy:.4f}, {what}: expected {expected_accuracy:.4f}.",
             )
+        _expect(
+            not any(np.isclose(accuracy, round(expected_accuracy, d)) for d in range(1, 5)),
+            f"test_accuracy is {accuracy}, rounded: keep the full value "
+            f"({expected_accuracy}) and round only when printing.",
+        )
         raise ExerciseError(
             f"test_accuracy is {accuracy:.4f}, expected {expected_accuracy:.4f}: compare "
             "proba.argmax(axis=1) with y_test."
@@ -664,6 +682,11 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
                 not np.isclose(auc, value, atol=1e-6),
                 f"test_auc is {auc:.4f}, {what}: expected {expected_auc:.4f}.",
             )
+        _expect(
+            not any(np.isclose(auc, round(expected_auc, d)) for d in range(1, 5)),
+            f"test_auc is {auc}, rounded: keep the full value ({expected_auc}) and round "
+            "only when printing.",
+        )
         raise ExerciseError(
             f"test_auc is {auc:.4f}, expected {expected_auc:.4f}: "
             "roc_auc_score(y_test, proba[:, 1])."
@@ -821,6 +844,14 @@ def check_undersampling(X_res, y_res, sampler, X_train, y_train, random_state: i
     seed = getattr(sampler, "random_state", None)
     indices = np.asarray(indices)
     _expect(
+        not (
+            len(indices) == len(X_res)
+            and not _same_rows(X_train[indices], X_res)
+            and sorted(_row_keys(X_train[indices])) == sorted(_row_keys(X_res))
+        ),
+        "X_bal holds the right beats in another order: keep the order fit_resample returns.",
+    )
+    _expect(
         len(indices) == len(X_res) and _same_rows(X_train[indices], X_res),
         "X_bal is not X_train[sampler.sample_indices_]: resample X_train, y_train with the "
         "sampler you keep.",
@@ -959,8 +990,9 @@ def check_batched_inference(proba, model: nn.Module, X, n_check: int = 200) -> N
         "order (no shuffling; batch i covers X_test[i:i + 100]).",
     )
     raise ExerciseError(
-        "probabilities differ from the model's in eval mode for X_test: score X_test with "
-        "this model, one softmax per beat over dim=1."
+        "probabilities differ from the model's in eval mode for X_test: call model.eval() "
+        "before the loop (not after it), score X_test with this model, one softmax per "
+        "beat over dim=1."
     )
 
 

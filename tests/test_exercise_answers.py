@@ -165,6 +165,13 @@ def _reshuffled(X, y, y5):
     return X_train[order], X_val, X_test, y_train[order], y_val, y_test
 
 
+def _split_strata_second(X, y, y5):
+    rows = np.arange(len(y))
+    rest, test = train_test_split(rows, test_size=0.2, stratify=y, random_state=SEED)
+    train, val = train_test_split(rest, test_size=0.25, stratify=y5[rest], random_state=SEED)
+    return X[train], X[val], X[test], y[train], y[val], y[test]
+
+
 WRONG_SPLIT = {
     "second split without random_state": (_second_without_seed, "second train_test_split"),
     "second split not stratified": (
@@ -176,6 +183,10 @@ WRONG_SPLIT = {
         "neither train_test_split call is stratified",
     ),
     "stratified on the five classes": (_split_strata, "five-class labels"),
+    "second split stratified on the five classes": (
+        _split_strata_second,
+        "second call is stratified on the five-class labels",
+    ),
     "validation set split off first": (_val_first, "swapped"),
     "random_state=0": (
         lambda X, y, y5: _split_stratified_seed(X, y, 0),
@@ -382,6 +393,20 @@ def _epoch_always_steps(model, loader, criterion, optimizer=None, device="cpu"):
     return total / n
 
 
+def _epoch_full_batches(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    total = 0.0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total += loss.item() * len(y)
+    return total / (loader.batch_size * len(loader))
+
+
 WRONG_RUN_EPOCH = {
     "no zero_grad": (_epoch_no_zero_grad, r"earlier batches were still there.*zero_grad"),
     "never switches to eval mode": (_epoch_never_eval, r"train mode: call model\.eval\(\)"),
@@ -392,6 +417,7 @@ WRONG_RUN_EPOCH = {
     "zero_grad between backward and step": (_epoch_zero_grad_late, "there were no gradients"),
     "divides by the number of batches": (_epoch_per_batch_count, "number of batches"),
     "returns the sum": (_epoch_sum, "sum of loss \\* batch size"),
+    "divides by batch_size * batches": (_epoch_full_batches, "last batch is smaller"),
     "zero_grad once before the loop": (_epoch_zero_grad_once, "earlier batches"),
     "always trains": (_epoch_always_steps, "raised AttributeError"),
 }
@@ -535,6 +561,17 @@ def _plot_with(train=TRAIN_LOSSES, val=VAL_LOSSES, x=EPOCHS, labels=("training",
     return ax
 
 
+def _plot_figure_legend():
+    fig, ax = plt.subplots()
+    ax.plot(EPOCHS, VAL_LOSSES, "o-", label="validation")
+    ax.plot(EPOCHS, TRAIN_LOSSES, "s-", label="training")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    fig.suptitle("Loss per epoch")
+    fig.legend()
+    return ax
+
+
 WRONG_LOSS_PLOT = {
     "pyplot without ax (stale axes)": (_stale_axes, "drawn on another Axes than ax"),
     "log of the losses": (
@@ -560,6 +597,7 @@ WRONG_LOSS_PLOT = {
 
 VALID_LOSS_PLOT = {
     "official": _plot_official,
+    "figure legend and suptitle": _plot_figure_legend,
     "pyplot and plt.gca()": _plot_pyplot,
     "pandas DataFrame.plot": _plot_pandas,
     "legend from a list of labels": _plot_legend_labels_only,
@@ -663,6 +701,10 @@ WRONG_METRICS = {
     "accuracy as a percentage": (
         _metrics_with(accuracy_of=lambda y, p: 100 * skm.accuracy_score(y, p.argmax(1))),
         "a percentage",
+    ),
+    "accuracy rounded": (
+        _metrics_with(accuracy_of=lambda y, p: round(skm.accuracy_score(y, p.argmax(1)), 2)),
+        "rounded: keep the full value",
     ),
     "error rate": (
         _metrics_with(accuracy_of=lambda y, p: float((p.argmax(1) != y).mean())),
@@ -901,6 +943,12 @@ def _us_replacement(X, y, X_test, y_test):
     return sampler, X_bal, y_bal
 
 
+def _us_reshuffled(X, y, X_test, y_test):
+    sampler, X_bal, y_bal = _us_official(X, y, X_test, y_test)
+    order = np.random.default_rng(SEED).permutation(len(y_bal))
+    return sampler, X_bal[order], y_bal[order]
+
+
 WRONG_UNDERSAMPLING = {
     "random_state=0": (_us_seed(0), r"random_state=0, expected SEED \(42\)"),
     "no random_state": (_us_seed(None), "without random_state"),
@@ -911,6 +959,7 @@ WRONG_UNDERSAMPLING = {
     "the test set resampled": (_us_test_set, "rarest class's count in y_train"),
     "pandas output kept": (_us_dataframe, "pandas DataFrame.*to_numpy"),
     "replacement=True": (_us_replacement, "replacement=True"),
+    "resampled set reshuffled": (_us_reshuffled, "right beats in another order"),
 }
 
 VALID_UNDERSAMPLING = {
@@ -1037,6 +1086,12 @@ def _batched(X, model, softmax_dim=1, log=False, stop=None, step=100, order=None
     return proba.numpy() if numpy else proba
 
 
+def _batched_eval_late(model, X):
+    proba = _batched(X, model, eval_=False)
+    model.eval()
+    return proba
+
+
 WRONG_BATCHED = {
     "no model.eval()": (lambda m, X: _batched(X, m, eval_=False), r"train mode.*model\.eval\(\)"),
     "last batch lost": (
@@ -1057,6 +1112,7 @@ WRONG_BATCHED = {
         lambda m, X: _batched(X, m, order=lambda s: s[::-1]),
         "wrong order",
     ),
+    "model.eval() after the loop": (_batched_eval_late, r"call model\.eval\(\) before the loop"),
     "predicted classes only": (
         lambda m, X: _batched(X, m).argmax(axis=1),
         "probability of every class",
