@@ -179,14 +179,15 @@ def check_split(
         _expect(
             set(np.unique(yp)) <= set(np.unique(y)),
             f"y_{short} holds the labels {sorted(np.unique(yp).tolist())}, but the labels to "
-            f"split are {sorted(np.unique(y).tolist())}: split the binary labels, not the "
-            "five classes.",
+            f"split are {sorted(np.unique(y).tolist())}: split those labels"
+            + (", not the five classes." if other_labels is not None else "."),
         )
         want = len(expected_parts[name][0])
         _expect(
             len(Xp) == want,
             f"the {name} set has {len(Xp):,} rows, expected {want:,} ({f:.0%} of {n:,}): "
-            "the test set is 20% of all beats, the validation set a quarter of the rest.",
+            f"the test set is {fractions[2]:.0%} of all beats, the validation set "
+            f"{fractions[1] / (fractions[0] + fractions[1]):.0%} of the rest.",
         )
     keys = {name: _row_keys(Xp) for name, (Xp, _) in parts.items()}
     sets = {name: set(k) for name, k in keys.items()}
