@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -73,7 +75,7 @@ def test_check_split_catches_overlap(beats):
 
 
 def test_check_run_epoch_accepts_the_package_version(capsys):
-    checks.check_run_epoch(run_epoch)
+    checks.check_run_epoch(functools.partial(run_epoch, precision="fp32"))
     assert capsys.readouterr().out.startswith("Correct")
 
 
@@ -107,7 +109,7 @@ def _mean_loss_train_mode(model, loader, criterion):
 
 
 def _never_steps(model, loader, criterion, optimizer=None, device="cpu"):
-    return run_epoch(model, loader, criterion, None, device)
+    return run_epoch(model, loader, criterion, None, device, precision="fp32")
 
 
 @pytest.mark.parametrize(
