@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecg_course.data import load_ecg5000, make_loader, stratified_split
+from ecg_course.data import make_loader, stratified_split
+from ecg_course.ecg5000 import load_ecg5000
 from ecg_course.models import LSTMClassifier, LSTMFromScratch, copy_lstm_weights
 from ecg_course.training import run_epoch, seed_everything
 

@@ -47,13 +47,10 @@ References:
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import os
-import tempfile
 import warnings
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -61,10 +58,18 @@ import numpy as np
 from scipy.signal import resample_poly
 from tqdm.auto import tqdm
 
-from . import sources
+from ecg_course import cache, sources
 
-with warnings.catch_warnings():  # wfdb's own pandas deprecation warnings: not the user's
-    warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+
+@contextlib.contextmanager
+def _quiet_wfdb() -> Iterator[None]:
+    """Silence wfdb's own pandas deprecation warnings (they are not the user's to fix)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+        yield
+
+
+with _quiet_wfdb():
     import wfdb
 
 RECORDS: tuple[str, ...] = (
@@ -119,15 +124,13 @@ BEAT_LENGTH = 187
 """Samples per beat after zero-padding (1.496 s at 125 Hz)."""
 LEAD = "MLII"
 """Preferred lead; records without it use their first lead."""
-CODE_VERSION = 1
-"""Bump when the beat extraction changes, so that old caches are rebuilt."""
 
 SPLITS: tuple[str, ...] = ("kachuee", "inter-patient")
 """Valid values of ``load_mitbih(split=...)``."""
 KACHUEE_TEST_FRACTION = 0.2
 """Share of the beats held out by the ``"kachuee"`` (intra-patient) split."""
 
-_CACHE_ARRAYS = ("X", "y", "record_ids", "key")
+_CACHE_ARRAYS = ("X", "y", "record_ids")
 
 
 class RecordBeats(NamedTuple):
@@ -201,8 +204,7 @@ def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
     if raw.fs != SOURCE_FS:
         raise ValueError(f"Record {record} is sampled at {raw.fs} Hz, expected {SOURCE_FS} Hz.")
     signal = resample_poly(raw.p_signal[:, 0], TARGET_FS, SOURCE_FS)
-    with warnings.catch_warnings():  # wfdb's own pandas deprecation warnings: not the user's
-        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+    with _quiet_wfdb():
         annotation = wfdb.rdann(str(stem), "atr")
     symbols = np.asarray(annotation.symbol)
     keep = np.isin(symbols, list(SYMBOL_TO_LABEL))
@@ -252,29 +254,22 @@ def _cache_key(records: Sequence[str]) -> str:
         "beat_length": BEAT_LENGTH,
         "lead": LEAD,
         "symbols": AAMI_SYMBOLS,
-        "code_version": CODE_VERSION,
     }
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    return cache.cache_key("mitbih_beats", params)
 
 
 def cache_path(records: Sequence[str | int] = RECORDS) -> Path:
-    """Where :func:`build_beats` caches the beats of ``records``."""
+    """Where :func:`build_beats` caches the beats of ``records`` (see :mod:`ecg_course.cache`)."""
     records = tuple(_check_record(str(r)) for r in records)
-    key = _cache_key(records)
-    return sources.cache_dir() / "processed" / f"mitbih_beats_{key[:16]}.npz"
+    return cache.cache_path("mitbih_beats", _cache_key(records))
 
 
 def _load_cache(path: Path, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The cached arrays, or None when the file is missing, unreadable, stale or malformed."""
-    if not path.is_file():
+    arrays = cache.read_arrays(path, key, _CACHE_ARRAYS)
+    if arrays is None:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if set(data.files) != set(_CACHE_ARRAYS) or str(data["key"]) != key:
-                return None
-            X, y, ids = data["X"], data["y"], data["record_ids"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
+    X, y, ids = (arrays[name] for name in _CACHE_ARRAYS)
     n = len(y)
     ok = (
         X.dtype == np.float32
@@ -311,8 +306,9 @@ def build_beats(
 
     The cache is a compressed ``.npz`` in ``sources.cache_dir() / "processed"``,
     named and keyed by a hash of the records and of every extraction parameter
-    (and :data:`CODE_VERSION`). A cache that cannot be read, lacks an array, has
-    wrong shapes or dtypes, or stores another key is rebuilt, never trusted.
+    (and :data:`ecg_course.cache.VERSION`), written atomically. A cache that cannot
+    be read, lacks an array, has wrong shapes or dtypes, or stores another key is
+    rebuilt, never trusted.
 
     Args:
         records: MIT-BIH record names (default: all 48).
@@ -333,15 +329,7 @@ def build_beats(
     if cached is not None:
         return cached
     X, y, ids = _build(records, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    try:
-        with os.fdopen(handle, "wb") as tmp:
-            np.savez_compressed(tmp, X=X, y=y, record_ids=ids, key=np.array(key))
-        os.replace(tmp_name, path)  # atomic: a crash never leaves half a cache
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    cache.write_arrays(path, key, {"X": X, "y": y, "record_ids": ids})
     return X, y, ids
 
 
