@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -41,10 +40,9 @@ from torch import nn
 
 from ecg_course.metrics import forward_flops_per_beat
 from ecg_course.models import LSTMFCN
+from tools.execute_solutions import CELL_TIMEOUT_S, execute
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-from execute_solutions import CELL_TIMEOUT_S, execute  # noqa: E402
 
 NOTEBOOK = ROOT / "solutions" / "02_mitbih_lstm_fcn.ipynb"
 RESULTS = ROOT / "benchmarks" / "results" / "ch2.json"
