@@ -99,6 +99,15 @@ PACED: tuple[str, ...] = ("102", "104", "107", "217")
 CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 """AAMI class names; the integer label of a beat is its index here."""
 
+CLASS_DESCRIPTIONS: dict[str, str] = {
+    "N": "normal, BBB",
+    "S": "supraventricular",
+    "V": "ventricular",
+    "F": "fusion",
+    "Q": "paced, unknown",
+}
+"""What each AAMI class holds, in two words (figure titles; BBB: bundle branch block)."""
+
 AAMI_SYMBOLS: dict[str, str] = {
     "N": "NLRej",
     "S": "AaJS",
@@ -179,6 +188,34 @@ def _check_record(record: str) -> str:
     return record
 
 
+def read_record(
+    record_name: str | int, progress: bool = False
+) -> tuple[wfdb.Record, wfdb.Annotation]:
+    """One record as PhysioNet publishes it: every lead at 360 Hz and the reference annotations.
+
+    Args:
+        record_name: a MIT-BIH record, e.g. ``"100"`` or ``100``.
+        progress: show download progress bars (when the files are downloaded).
+
+    Returns:
+        ``(record, annotation)`` as read by wfdb: ``record.p_signal`` float64
+        ``(n_samples, n_leads)`` in mV, named by ``record.sig_name``;
+        ``annotation.sample`` (sample indices) and ``annotation.symbol``.
+
+    Raises:
+        ValueError: unknown record, a file's SHA-256 does not match, or the record is
+            not sampled at :data:`SOURCE_FS`.
+    """
+    record = _check_record(str(record_name))
+    stem = _fetch_record(record, progress)
+    raw = wfdb.rdrecord(str(stem))
+    if raw.fs != SOURCE_FS:
+        raise ValueError(f"Record {record} is sampled at {raw.fs} Hz, expected {SOURCE_FS} Hz.")
+    with _quiet_wfdb():
+        annotation = wfdb.rdann(str(stem), "atr")
+    return raw, annotation
+
+
 def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
     """Resample one record and cut it into labelled, normalized beats.
 
@@ -196,16 +233,9 @@ def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
     Raises:
         ValueError: unknown record, or a file's SHA-256 does not match.
     """
-    record = _check_record(str(record_name))
-    stem = _fetch_record(record, progress)
-    header = wfdb.rdheader(str(stem))
-    lead = LEAD if LEAD in header.sig_name else header.sig_name[0]
-    raw = wfdb.rdrecord(str(stem), channel_names=[lead])
-    if raw.fs != SOURCE_FS:
-        raise ValueError(f"Record {record} is sampled at {raw.fs} Hz, expected {SOURCE_FS} Hz.")
-    signal = resample_poly(raw.p_signal[:, 0], TARGET_FS, SOURCE_FS)
-    with _quiet_wfdb():
-        annotation = wfdb.rdann(str(stem), "atr")
+    raw, annotation = read_record(record_name, progress)
+    lead = LEAD if LEAD in raw.sig_name else raw.sig_name[0]
+    signal = resample_poly(raw.p_signal[:, raw.sig_name.index(lead)], TARGET_FS, SOURCE_FS)
     symbols = np.asarray(annotation.symbol)
     keep = np.isin(symbols, list(SYMBOL_TO_LABEL))
     symbols = symbols[keep]
