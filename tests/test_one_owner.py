@@ -22,6 +22,8 @@ REPO_PATTERNS = (
     re.compile(r"git\+https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?(?:@([\w.-]+))?[\"'\s]"),
 )
 
+GITHUB_URL = re.compile(r"github\.com/([\w.-]+)/([\w.-]+)")
+
 
 def _config_repository() -> tuple[str, str, str]:
     repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
@@ -55,6 +57,16 @@ def test_every_repository_url_agrees_with_config():
                 )
                 assert got_branch in (None, branch), (
                     f"{where} names the branch {got_branch}; _config.yml says {branch}"
+                )
+    # any other github.com/<org>/<repo> that shares the org or the name is ours too
+    # (an install cell may build its URL from parts); links to other projects are not
+    for where, text in _texts().items():
+        for got_org, got_name in GITHUB_URL.findall(text):
+            got_name = got_name.removesuffix(".git")
+            if got_org == org or got_name == name:
+                assert (got_org, got_name) == (org, name), (
+                    f"{where} names the repository {got_org}/{got_name}; _config.yml says "
+                    f"{org}/{name}"
                 )
     places = {where.split(" cell ")[0] for where in found}
     # the badges of the README and of every notebook, and the notebooks' install cells
