@@ -20,7 +20,7 @@ Results are merged into ``benchmarks/results/ch2.json``.
 
 Usage::
 
-    python benchmarks/bench_ch2.py [--skip-throughput] [--skip-notebook] [--save-notebook]
+    python -m benchmarks.bench_ch2 [--skip-throughput] [--skip-notebook] [--save-notebook]
         [--seeds 1 2 3] [--long] [--threads N]
 """
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn.model_selection import train_test_split
 
-from ecg_course import checks, metrics
+from ecg_course import checks, metrics, mitbih
 from ecg_course.models import LSTMFCN, LSTMClassifier
 from ecg_course.training import predict_proba, run_epoch
 
@@ -197,9 +197,9 @@ def test_chapter_two_checkers():
     with pytest.raises(checks.ExerciseError, match=r"model\.eval\(\)"):
         checks.check_batched_inference(train_mode, model, X)
     y = np.arange(30) % 5
-    table = metrics.per_class_table(y, proba, list("NSVFQ"))
-    checks.check_per_class_table(table, y, proba, list("NSVFQ"))
+    table = metrics.per_class_table(y, proba, list(mitbih.CLASSES))
+    checks.check_per_class_table(table, y, proba, list(mitbih.CLASSES))
     wrong = table.copy()
     wrong.loc["S", "precision"] += 0.1
     with pytest.raises(checks.ExerciseError, match="precision of class S"):
-        checks.check_per_class_table(wrong, y, proba, list("NSVFQ"))
+        checks.check_per_class_table(wrong, y, proba, list(mitbih.CLASSES))

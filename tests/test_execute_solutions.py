@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from execute_solutions import execute  # noqa: E402
+from tools.execute_solutions import execute
 
 REPORT = "print(EPOCHS * BATCH, LABEL)"
 
