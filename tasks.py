@@ -77,12 +77,12 @@ def build_book() -> Path:
 
 def execute_solutions() -> None:
     """Run every solution notebook top to bottom, saving tidy outputs in place."""
-    _run(ensure_venv(), ROOT / "tools" / "execute_solutions.py")
+    _run(ensure_venv(), "-m", "tools.execute_solutions")
     make_exercises()
 
 
 def make_exercises() -> None:
-    _run(ensure_venv(), ROOT / "tools" / "make_exercises.py")
+    _run(ensure_venv(), "-m", "tools.make_exercises")
 
 
 def test(extra: list[str]) -> None:
@@ -92,7 +92,7 @@ def test(extra: list[str]) -> None:
 def bench(extra: list[str]) -> None:
     python = ensure_venv()
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        _run(python, script, *extra)
+        _run(python, "-m", f"benchmarks.{script.stem}", *extra)
 
 
 def lint() -> None:

@@ -8,7 +8,8 @@
    and of ``nn.LSTM`` side by side, in the same process.
 
 Prints a report and writes ``benchmarks/results/ch1.json``. Needs the data
-(``ECG_COURSE_DATA`` or internet). Usage: ``python benchmarks/bench_ch1.py [--skip-notebook]``.
+(``ECG_COURSE_DATA`` or internet). Usage, from the repository root:
+``python -m benchmarks.bench_ch1 [--skip-notebook]``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecg_course.data import load_ecg5000, make_loader, stratified_split
+from ecg_course.data import make_loader, stratified_split
+from ecg_course.ecg5000 import load_ecg5000
 from ecg_course.models import LSTMClassifier, LSTMFromScratch, copy_lstm_weights
 from ecg_course.training import run_epoch, seed_everything
+from tools.execute_solutions import execute
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-from execute_solutions import execute  # noqa: E402
 
 NOTEBOOK = ROOT / "solutions" / "01_ecg5000_lstm.ipynb"
 RESULTS = ROOT / "benchmarks" / "results" / "ch1.json"

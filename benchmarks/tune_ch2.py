@@ -31,8 +31,9 @@ import pandas as pd
 import torch
 from imblearn.under_sampling import RandomUnderSampler
 
-from ecg_course.data import MITBIH_CLASS_NAMES, load_mitbih, make_loader, make_weighted_loader
+from ecg_course.data import make_loader, make_weighted_loader
 from ecg_course.metrics import classification_summary
+from ecg_course.mitbih import CLASSES, load_mitbih
 from ecg_course.models import LSTMFCN
 from ecg_course.training import fit, predict_proba, seed_everything
 
@@ -101,7 +102,7 @@ def train_and_score(alpha: float, lr: float, batch_size: int) -> dict:
     )
     seconds = time.perf_counter() - start
     pred = predict_proba(model, X_train[tune_rows]).argmax(axis=1)
-    summary = classification_summary(y_train[tune_rows], pred, list(MITBIH_CLASS_NAMES))
+    summary = classification_summary(y_train[tune_rows], pred, list(CLASSES))
     return {
         "alpha": alpha,
         "lr": lr,

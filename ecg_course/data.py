@@ -1,188 +1,31 @@
-"""Datasets of the course: loading, verifying, splitting and batching heartbeats.
+"""Arrays of beats -> PyTorch ``Dataset`` and ``DataLoader``: checking, splitting, batching.
 
-``load_ecg5000`` returns the UCR ECG5000 beats; ``load_mitbih`` and
-``load_mitbih_csv`` the MIT-BIH heartbeats (built in :mod:`ecg_course.mitbih`).
-``stratified_split``, ``BeatDataset``, ``make_loader`` and ``make_weighted_loader``
-turn arrays into the train/validation/test batches the notebooks train on.
+``validate_beats`` checks arrays; ``stratified_split`` splits them into
+train/validation/test sets; ``BeatDataset``, ``make_loader`` and
+``make_weighted_loader`` turn them into the batches the notebooks train on. The
+datasets themselves are loaded by :mod:`ecg_course.ecg5000` (``load_ecg5000``) and
+:mod:`ecg_course.mitbih` (``load_mitbih``, ``load_mitbih_csv``).
 """
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
-from pathlib import Path
-from typing import IO
 
 import numpy as np
-import pooch
 import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from ecg_course import sources
-from ecg_course.mitbih import load_mitbih, load_mitbih_csv
+from ecg_course.models._inputs import require_finite
 
 __all__ = [
-    "ECG5000_CLASS_NAMES",
-    "MITBIH_CLASS_NAMES",
     "BeatDataset",
-    "load_ecg5000",
-    "load_mitbih",
-    "load_mitbih_csv",
+    "RandomPrefixCollate",
     "make_loader",
     "make_weighted_loader",
     "stratified_split",
     "validate_beats",
 ]
-
-ECG5000_CLASS_NAMES = ("Normal", "R-on-T PVC", "PVC", "SP or EB", "Unclassified")
-"""Classes 0..4 of ECG5000 (UCR labels 1..5), as named by the UCR archive."""
-
-MITBIH_CLASS_NAMES = ("N", "S", "V", "F", "Q")
-"""The five AAMI heartbeat classes of the MIT-BIH chapter, labels 0..4."""
-
-ECG5000_ZIP_URL = "https://www.timeseriesclassification.com/aeon-toolkit/ECG5000.zip"
-"""The archive tslearn's ``UCR_UEA_datasets().load_dataset("ECG5000")`` reads."""
-
-# What the UCR ECG5000 split must contain. The fingerprint is three sums over the
-# beats, weighted so that a changed value, row order or column order moves them.
-# The zip above prints the same values with other rounding, hence a tolerance
-# (rounding moves the sums by about 1e-3; changing one value by 0.1 moves them more).
-_ECG5000_EXPECTED = {
-    "TRAIN": {
-        "counts": (292, 177, 10, 19, 2),
-        "fingerprint": (991737.2786706567, 23133.503853400543, -119347.32930635705),
-    },
-    "TEST": {
-        "counts": (2627, 1590, 86, 175, 22),
-        "fingerprint": (9288003.819457998, 209330.7135246267, -1056489.3811232545),
-    },
-}
-_ECG5000_LENGTH = 140
-_CACHE_VERSION = 1
-
-
-def _fingerprint(X: np.ndarray) -> np.ndarray:
-    X = X.astype(np.float64)
-    n, t = X.shape
-    return np.array(
-        [
-            (X * np.arange(t)).sum(),
-            (np.abs(X) * np.arange(n)[:, None]).sum() / n,
-            (X**3).sum(),
-        ]
-    )
-
-
-def _check_ecg5000(X: np.ndarray, y: np.ndarray, part: str, origin: str) -> None:
-    """Raise ValueError unless (X, y) is the published ECG5000 ``part`` (TRAIN/TEST)."""
-    expected = _ECG5000_EXPECTED[part]
-    n = sum(expected["counts"])
-    if X.shape != (n, _ECG5000_LENGTH):
-        raise ValueError(
-            f"ECG5000 {part} from {origin} has shape {X.shape}, expected ({n}, {_ECG5000_LENGTH})."
-        )
-    counts = tuple(int(c) for c in np.bincount(y, minlength=5))
-    if counts != expected["counts"]:
-        raise ValueError(
-            f"ECG5000 {part} from {origin} has class counts {counts}, "
-            f"expected {expected['counts']}."
-        )
-    if not np.allclose(_fingerprint(X), expected["fingerprint"], rtol=0, atol=0.01):
-        raise ValueError(
-            f"ECG5000 {part} from {origin} does not hold the published values "
-            "(checksum of the beats differs). Delete that file to download it again."
-        )
-
-
-def _parse_ucr_rows(path: Path | IO[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Read a UCR text file (label then samples per row, tabs or spaces)."""
-    rows = np.loadtxt(path, dtype=np.float64)
-    y = rows[:, 0].astype(np.int64) - 1  # UCR labels 1..5 -> 0..4
-    return rows[:, 1:].astype(np.float32), y
-
-
-def _read_ecg5000_part(part: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read and check one part from ECG_COURSE_DATA / the mirror, else the upstream zip."""
-    if sources.local_data_dir() is not None or sources.mirror_url() is not None:
-        path = sources.fetch(f"ecg5000/ECG5000_{part}.tsv")
-        X, y = _parse_ucr_rows(path)
-        _check_ecg5000(X, y, part, str(path))
-        return X, y
-    zip_path = _download_ecg5000_zip()
-    try:
-        with zipfile.ZipFile(zip_path) as archive, archive.open(f"ECG5000_{part}.txt") as member:
-            X, y = _parse_ucr_rows(member)
-        _check_ecg5000(X, y, part, ECG5000_ZIP_URL)
-    except (ValueError, KeyError, zipfile.BadZipFile) as error:
-        zip_path.unlink(missing_ok=True)  # our own cached download: fetch it afresh next time
-        raise ValueError(
-            f"{error} The downloaded {zip_path.name} was removed from the cache; "
-            "run again to download it anew."
-        ) from error
-    return X, y
-
-
-def _download_ecg5000_zip() -> Path:
-    folder = sources.cache_dir() / "raw" / "ecg5000"
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel("WARNING")  # no "use this known_hash" advice: the values are checked
-    try:
-        return Path(
-            pooch.retrieve(
-                ECG5000_ZIP_URL, known_hash=None, path=folder, fname="ECG5000.zip", progressbar=True
-            )
-        )
-    except Exception as error:
-        raise ConnectionError(
-            f"Could not download ECG5000 from {ECG5000_ZIP_URL} ({error}). Offline? Set "
-            f"{sources.DATA_ENV} to a folder holding ecg5000/ECG5000_TRAIN.tsv and "
-            "ecg5000/ECG5000_TEST.tsv (see the README, 'Working offline')."
-        ) from error
-    finally:
-        logger.setLevel(level)
-
-
-def load_ecg5000(cache: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The UCR ECG5000 beats in the archive's default split.
-
-    Reads ``ECG_COURSE_DATA/ecg5000/*.tsv`` when that variable is set (SHA-256
-    checked, nothing downloaded), else downloads the data once. Either way the
-    result is checked (shape, class counts, a checksum of the values) and cached
-    as ``ecg5000.npz`` in :func:`ecg_course.sources.cache_dir`.
-
-    Returns:
-        X_train: float32 (500, 140), y_train: int64 (500,) in 0..4,
-        X_test: float32 (4500, 140), y_test: int64 (4500,) in 0..4.
-        Class 0 is the normal beat (see ``ECG5000_CLASS_NAMES``).
-    """
-    cached = sources.cache_dir() / "processed" / "ecg5000.npz"
-    if cache and cached.is_file():
-        try:
-            with np.load(cached) as arrays:
-                if int(arrays["version"]) == _CACHE_VERSION:
-                    parts = [arrays[k] for k in ("X_train", "y_train", "X_test", "y_test")]
-                    _check_ecg5000(parts[0], parts[1], "TRAIN", str(cached))
-                    _check_ecg5000(parts[2], parts[3], "TEST", str(cached))
-                    return tuple(parts)  # type: ignore[return-value]
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-            pass  # stale or corrupt cache: rebuild below
-    X_train, y_train = _read_ecg5000_part("TRAIN")
-    X_test, y_test = _read_ecg5000_part("TEST")
-    if cache:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(".tmp.npz")
-        np.savez_compressed(
-            partial,
-            X_train=X_train,
-            y_train=y_train,
-            X_test=X_test,
-            y_test=y_test,
-            version=_CACHE_VERSION,
-        )
-        partial.replace(cached)
-    return X_train, y_train, X_test, y_test
 
 
 def validate_beats(
@@ -195,9 +38,7 @@ def validate_beats(
         raise ValueError(f"{name} must be a 2-D array (n_beats, n_samples); got shape {X.shape}.")
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{name} must hold numbers; got dtype {X.dtype}.")
-    if not np.isfinite(X).all():
-        bad = int((~np.isfinite(X)).any(axis=1).sum())
-        raise ValueError(f"{name} must be finite; {bad} beat(s) contain NaN or inf.")
+    require_finite(torch.as_tensor(X), name)
     if y is None:
         return
     y = np.asarray(y)

@@ -47,13 +47,10 @@ References:
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import os
-import tempfile
 import warnings
-import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -61,10 +58,18 @@ import numpy as np
 from scipy.signal import resample_poly
 from tqdm.auto import tqdm
 
-from . import sources
+from ecg_course import cache, sources
 
-with warnings.catch_warnings():  # wfdb's own pandas deprecation warnings: not the user's
-    warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+
+@contextlib.contextmanager
+def _quiet_wfdb() -> Iterator[None]:
+    """Silence wfdb's own pandas deprecation warnings (they are not the user's to fix)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+        yield
+
+
+with _quiet_wfdb():
     import wfdb
 
 RECORDS: tuple[str, ...] = (
@@ -94,6 +99,15 @@ PACED: tuple[str, ...] = ("102", "104", "107", "217")
 CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 """AAMI class names; the integer label of a beat is its index here."""
 
+CLASS_DESCRIPTIONS: dict[str, str] = {
+    "N": "normal, BBB",
+    "S": "supraventricular",
+    "V": "ventricular",
+    "F": "fusion",
+    "Q": "paced, unknown",
+}
+"""What each AAMI class holds, in two words (figure titles; BBB: bundle branch block)."""
+
 AAMI_SYMBOLS: dict[str, str] = {
     "N": "NLRej",
     "S": "AaJS",
@@ -119,15 +133,13 @@ BEAT_LENGTH = 187
 """Samples per beat after zero-padding (1.496 s at 125 Hz)."""
 LEAD = "MLII"
 """Preferred lead; records without it use their first lead."""
-CODE_VERSION = 1
-"""Bump when the beat extraction changes, so that old caches are rebuilt."""
 
 SPLITS: tuple[str, ...] = ("kachuee", "inter-patient")
 """Valid values of ``load_mitbih(split=...)``."""
 KACHUEE_TEST_FRACTION = 0.2
 """Share of the beats held out by the ``"kachuee"`` (intra-patient) split."""
 
-_CACHE_ARRAYS = ("X", "y", "record_ids", "key")
+_CACHE_ARRAYS = ("X", "y", "record_ids")
 
 
 class RecordBeats(NamedTuple):
@@ -176,6 +188,34 @@ def _check_record(record: str) -> str:
     return record
 
 
+def read_record(
+    record_name: str | int, progress: bool = False
+) -> tuple[wfdb.Record, wfdb.Annotation]:
+    """One record as PhysioNet publishes it: every lead at 360 Hz and the reference annotations.
+
+    Args:
+        record_name: a MIT-BIH record, e.g. ``"100"`` or ``100``.
+        progress: show download progress bars (when the files are downloaded).
+
+    Returns:
+        ``(record, annotation)`` as read by wfdb: ``record.p_signal`` float64
+        ``(n_samples, n_leads)`` in mV, named by ``record.sig_name``;
+        ``annotation.sample`` (sample indices) and ``annotation.symbol``.
+
+    Raises:
+        ValueError: unknown record, a file's SHA-256 does not match, or the record is
+            not sampled at :data:`SOURCE_FS`.
+    """
+    record = _check_record(str(record_name))
+    stem = _fetch_record(record, progress)
+    raw = wfdb.rdrecord(str(stem))
+    if raw.fs != SOURCE_FS:
+        raise ValueError(f"Record {record} is sampled at {raw.fs} Hz, expected {SOURCE_FS} Hz.")
+    with _quiet_wfdb():
+        annotation = wfdb.rdann(str(stem), "atr")
+    return raw, annotation
+
+
 def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
     """Resample one record and cut it into labelled, normalized beats.
 
@@ -193,17 +233,9 @@ def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
     Raises:
         ValueError: unknown record, or a file's SHA-256 does not match.
     """
-    record = _check_record(str(record_name))
-    stem = _fetch_record(record, progress)
-    header = wfdb.rdheader(str(stem))
-    lead = LEAD if LEAD in header.sig_name else header.sig_name[0]
-    raw = wfdb.rdrecord(str(stem), channel_names=[lead])
-    if raw.fs != SOURCE_FS:
-        raise ValueError(f"Record {record} is sampled at {raw.fs} Hz, expected {SOURCE_FS} Hz.")
-    signal = resample_poly(raw.p_signal[:, 0], TARGET_FS, SOURCE_FS)
-    with warnings.catch_warnings():  # wfdb's own pandas deprecation warnings: not the user's
-        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
-        annotation = wfdb.rdann(str(stem), "atr")
+    raw, annotation = read_record(record_name, progress)
+    lead = LEAD if LEAD in raw.sig_name else raw.sig_name[0]
+    signal = resample_poly(raw.p_signal[:, raw.sig_name.index(lead)], TARGET_FS, SOURCE_FS)
     symbols = np.asarray(annotation.symbol)
     keep = np.isin(symbols, list(SYMBOL_TO_LABEL))
     symbols = symbols[keep]
@@ -252,29 +284,22 @@ def _cache_key(records: Sequence[str]) -> str:
         "beat_length": BEAT_LENGTH,
         "lead": LEAD,
         "symbols": AAMI_SYMBOLS,
-        "code_version": CODE_VERSION,
     }
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    return cache.cache_key("mitbih_beats", params)
 
 
 def cache_path(records: Sequence[str | int] = RECORDS) -> Path:
-    """Where :func:`build_beats` caches the beats of ``records``."""
+    """Where :func:`build_beats` caches the beats of ``records`` (see :mod:`ecg_course.cache`)."""
     records = tuple(_check_record(str(r)) for r in records)
-    key = _cache_key(records)
-    return sources.cache_dir() / "processed" / f"mitbih_beats_{key[:16]}.npz"
+    return cache.cache_path("mitbih_beats", _cache_key(records))
 
 
 def _load_cache(path: Path, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The cached arrays, or None when the file is missing, unreadable, stale or malformed."""
-    if not path.is_file():
+    arrays = cache.read_arrays(path, key, _CACHE_ARRAYS)
+    if arrays is None:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if set(data.files) != set(_CACHE_ARRAYS) or str(data["key"]) != key:
-                return None
-            X, y, ids = data["X"], data["y"], data["record_ids"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
+    X, y, ids = (arrays[name] for name in _CACHE_ARRAYS)
     n = len(y)
     ok = (
         X.dtype == np.float32
@@ -311,8 +336,9 @@ def build_beats(
 
     The cache is a compressed ``.npz`` in ``sources.cache_dir() / "processed"``,
     named and keyed by a hash of the records and of every extraction parameter
-    (and :data:`CODE_VERSION`). A cache that cannot be read, lacks an array, has
-    wrong shapes or dtypes, or stores another key is rebuilt, never trusted.
+    (and :data:`ecg_course.cache.VERSION`), written atomically. A cache that cannot
+    be read, lacks an array, has wrong shapes or dtypes, or stores another key is
+    rebuilt, never trusted.
 
     Args:
         records: MIT-BIH record names (default: all 48).
@@ -333,15 +359,7 @@ def build_beats(
     if cached is not None:
         return cached
     X, y, ids = _build(records, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    try:
-        with os.fdopen(handle, "wb") as tmp:
-            np.savez_compressed(tmp, X=X, y=y, record_ids=ids, key=np.array(key))
-        os.replace(tmp_name, path)  # atomic: a crash never leaves half a cache
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    cache.write_arrays(path, key, {"X": X, "y": y, "record_ids": ids})
     return X, y, ids
 
 

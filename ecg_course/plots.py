@@ -164,7 +164,7 @@ def beat_pipeline(
     record,
     start_s: float = 0.0,
     duration_s: float = 5.0,
-    class_names: Sequence[str] = ("N", "S", "V", "F", "Q"),
+    class_names: Sequence[str] | None = None,
     axes: Sequence[Axes] | None = None,
     title: str | None = None,
 ) -> np.ndarray:
@@ -173,6 +173,7 @@ def beat_pipeline(
     Args:
         record: a :class:`ecg_course.mitbih.RecordBeats` (``mitbih.record_beats(...)``).
         start_s, duration_s: the stretch of the record shown (seconds).
+        class_names: name of each label; ``mitbih.CLASSES`` (N, S, V, F, Q) by default.
         axes: two Axes (signal, beats); a new figure when omitted.
 
     Returns:
@@ -180,6 +181,10 @@ def beat_pipeline(
         R peaks (labelled with their AAMI class) and, shaded, the samples each
         beat takes. Bottom: those beats after scaling to [0, 1] and zero-padding.
     """
+    if class_names is None:
+        from ecg_course import mitbih  # here, not above: only this plot needs wfdb
+
+        class_names = mitbih.CLASSES
     if axes is None:
         axes = plt.subplots(2, 1, figsize=(10, 6), layout="constrained")[1]
     ax_signal, ax_beats = axes

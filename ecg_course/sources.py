@@ -9,7 +9,7 @@ Three sources, tried in this order:
    instructor's server, or a test server on 127.0.0.1). Files are downloaded
    into the cache with pooch and checked against their SHA-256.
 3. The primary sources on the internet (PhysioNet for MIT-BIH; the
-   timeseriesclassification.com archive for ECG5000, see :mod:`ecg_course.data`).
+   timeseriesclassification.com archive for ECG5000, see :mod:`ecg_course.ecg5000`).
 
 Downloads land in ``ECG_COURSE_CACHE`` (default: the OS cache folder, e.g.
 ``~/.cache/ecg_course``). pooch writes to a temporary file and moves it into

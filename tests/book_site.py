@@ -36,9 +36,11 @@ REQUIRE_BROWSER_ENV = "ECG_COURSE_REQUIRE_BROWSER"
 
 
 def book_args() -> list[str]:
-    """Arguments of ``jupyter-book`` for the build (``tasks.BOOK_ARGS`` if tasks.py has it)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    """Arguments of ``jupyter-book`` for the build (``tasks.BOOK_ARGS`` if tasks.py has it).
+
+    tasks.py is imported from the repository root, which pytest puts on the path
+    (``pythonpath`` in pyproject.toml).
+    """
     try:
         import tasks
     except ImportError:

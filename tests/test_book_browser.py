@@ -11,7 +11,8 @@ explicit chromedriver path, so nothing is ever downloaded). Checks:
   toggle is clicked;
 * every Colab link points at an exercise notebook ``notebooks/<name>.ipynb`` that
   exists, in the repository named by ``_config.yml``, and every solution page
-  launches its own exercise.
+  launches its own exercise;
+* no page shows an authoring marker (``### BEGIN SOLUTION``, ``### END SOLUTION``).
 
 Screenshots of a few pages go to ``_build/screenshots/``. Without Chromium the
 tests skip, unless ``ECG_COURSE_REQUIRE_BROWSER=1`` (CI), where they fail.
@@ -19,6 +20,8 @@ tests skip, unless ``ECG_COURSE_REQUIRE_BROWSER=1`` (CI), where they fail.
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import shutil
 import tempfile
@@ -146,6 +149,23 @@ def _colab_links(page: Path) -> list[str]:
     return [h for h in parser.hrefs if h.startswith("https://colab.research.google.com")]
 
 
+class _Text(HTMLParser):
+    """The text of a page, without its tags (highlighted code is split into spans)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _page_text(page: Path) -> str:
+    parser = _Text()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return "".join(parser.parts)
+
+
 def _repository() -> tuple[str, str]:
     config = yaml.safe_load((book_site.ROOT / "_config.yml").read_text())
     repo = config["repository"]
@@ -231,3 +251,30 @@ def test_colab_links_open_existing_exercises(html_dir: Path) -> None:
                 problems.append(f"{page}: no Colab launch link to its exercise notebook")
     assert not problems, "\n".join(problems)
     assert seen, "no Colab link in the book"
+
+
+def _first_solution_lines(notebook: Path) -> list[str]:
+    """The first code line of every solution region of a solution notebook."""
+    lines = []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        source = "".join(cell["source"]).splitlines()
+        for before, line in itertools.pairwise(source):
+            if before.strip().startswith("### BEGIN SOLUTION") and line.strip():
+                lines.append(line.strip())
+    return lines
+
+
+def test_no_authoring_markers_in_the_book(html_dir: Path) -> None:
+    """The solution pages show the solution code, without the generator's marker lines."""
+    for page in book_site.html_pages(html_dir):
+        text = _page_text(html_dir / page)
+        for marker in ("BEGIN SOLUTION", "END SOLUTION"):
+            assert f"### {marker}" not in text, f"{page} shows the authoring marker '### {marker}'"
+    notebooks = sorted((book_site.ROOT / "solutions").glob("*.ipynb"))
+    assert notebooks
+    for notebook in notebooks:
+        text = _page_text(html_dir / "solutions" / f"{notebook.stem}.html")
+        expected = _first_solution_lines(notebook)
+        assert expected, f"{notebook.name} has no solution region"
+        missing = [line for line in expected if line not in text]
+        assert not missing, f"solutions/{notebook.stem}.html lacks solution code: {missing}"

@@ -1,4 +1,4 @@
-"""ECG5000 loading (local copy, mirror download, upstream zip), splitting and batching."""
+"""ECG5000 loading (local copy, mirror download, upstream zip); splitting and batching arrays."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from ecg_course import data, sources
+from ecg_course import cache, data, ecg5000, sources
 
 ECG5000_FILES = ("ECG5000_TRAIN.tsv", "ECG5000_TEST.tsv")
 
@@ -29,7 +29,7 @@ def _corrupt(path: Path) -> None:
 
 def test_local_copy_gives_the_ucr_split(data_root, monkeypatch):
     monkeypatch.setenv(sources.DATA_ENV, str(data_root))
-    X_train, y_train, X_test, y_test = data.load_ecg5000()
+    X_train, y_train, X_test, y_test = ecg5000.load_ecg5000()
     assert X_train.shape == (500, 140) and X_test.shape == (4500, 140)
     assert X_train.dtype == np.float32 and y_train.dtype == np.int64
     assert np.bincount(y_train).tolist() == [292, 177, 10, 19, 2]
@@ -44,33 +44,33 @@ def test_local_copy_gives_the_ucr_split(data_root, monkeypatch):
 def test_result_is_cached_and_a_corrupt_cache_is_rebuilt(data_root, monkeypatch, tmp_path):
     local = _copy_ecg5000(data_root, tmp_path / "data")
     monkeypatch.setenv(sources.DATA_ENV, str(local))
-    first = data.load_ecg5000()
-    cached = sources.cache_dir() / "processed" / "ecg5000.npz"
+    first = ecg5000.load_ecg5000()
+    cached = ecg5000.cache_path()
     assert cached.is_file()
     # the cache is read without touching the source files
     shutil.rmtree(local / "ecg5000")
     (local / "ecg5000").mkdir()
-    second = data.load_ecg5000()
+    second = ecg5000.load_ecg5000()
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     # a damaged cache is not trusted: with no source left, the loader must say so
     cached.write_bytes(b"not a zip file")
     with pytest.raises(FileNotFoundError, match="ECG5000_TRAIN.tsv is missing"):
-        data.load_ecg5000()
+        ecg5000.load_ecg5000()
     _copy_ecg5000(data_root, tmp_path / "fresh")
     monkeypatch.setenv(sources.DATA_ENV, str(tmp_path / "fresh"))
-    rebuilt = data.load_ecg5000()
+    rebuilt = ecg5000.load_ecg5000()
     np.testing.assert_array_equal(rebuilt[0], first[0])
 
 
 def test_tampered_cache_values_are_rebuilt(data_root, monkeypatch):
     monkeypatch.setenv(sources.DATA_ENV, str(data_root))
-    X_train, y_train, X_test, y_test = data.load_ecg5000()
-    cached = sources.cache_dir() / "processed" / "ecg5000.npz"
-    np.savez_compressed(
-        cached, X_train=X_train * 2, y_train=y_train, X_test=X_test, y_test=y_test, version=1
-    )
-    again = data.load_ecg5000()
+    X_train, y_train, X_test, y_test = ecg5000.load_ecg5000()
+    cached = ecg5000.cache_path()
+    key = str(np.load(cached)[cache.KEY_ARRAY])  # the right key, values doubled
+    arrays = {"X_train": X_train * 2, "y_train": y_train, "X_test": X_test, "y_test": y_test}
+    cache.write_arrays(cached, key, arrays)
+    again = ecg5000.load_ecg5000()
     np.testing.assert_array_equal(again[0], X_train)
 
 
@@ -79,24 +79,24 @@ def test_local_checksum_mismatch_is_a_clear_error(data_root, monkeypatch, tmp_pa
     _corrupt(local / "ecg5000" / "ECG5000_TRAIN.tsv")
     monkeypatch.setenv(sources.DATA_ENV, str(local))
     with pytest.raises(ValueError, match=r"Checksum mismatch for .*ECG5000_TRAIN\.tsv: expected"):
-        data.load_ecg5000()
+        ecg5000.load_ecg5000()
 
 
 def test_missing_local_file_and_folder(tmp_path, monkeypatch):
     (tmp_path / "ecg5000").mkdir()
     monkeypatch.setenv(sources.DATA_ENV, str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"ECG5000_TRAIN\.tsv is missing"):
-        data.load_ecg5000()
+        ecg5000.load_ecg5000()
     monkeypatch.setenv(sources.DATA_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="is not a folder"):
-        data.load_ecg5000()
+        ecg5000.load_ecg5000()
 
 
 def test_download_from_a_mirror(data_root, tmp_path, monkeypatch, serve):
     served = _copy_ecg5000(data_root, tmp_path / "served")
     monkeypatch.delenv(sources.DATA_ENV, raising=False)
     monkeypatch.setenv(sources.MIRROR_ENV, serve(served))
-    X_train, y_train, X_test, _ = data.load_ecg5000(cache=False)
+    X_train, y_train, X_test, _ = ecg5000.load_ecg5000(cache=False)
     assert X_train.shape == (500, 140) and X_test.shape == (4500, 140)
     raw = sources.cache_dir() / "raw" / "ecg5000"
     assert sorted(p.name for p in raw.iterdir()) == sorted(ECG5000_FILES)
@@ -110,7 +110,7 @@ def test_corrupted_download_leaves_nothing_behind(data_root, tmp_path, monkeypat
     monkeypatch.delenv(sources.DATA_ENV, raising=False)
     monkeypatch.setenv(sources.MIRROR_ENV, serve(served))
     with pytest.raises(ValueError, match=r"Checksum mismatch for ecg5000/ECG5000_TRAIN\.tsv"):
-        data.load_ecg5000()
+        ecg5000.load_ecg5000()
     raw = sources.cache_dir() / "raw" / "ecg5000"
     assert not raw.exists() or list(raw.iterdir()) == []
 
@@ -132,10 +132,10 @@ def test_upstream_zip_is_read_and_verified(data_root, tmp_path, monkeypatch, ser
     monkeypatch.delenv(sources.DATA_ENV, raising=False)
     monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
     url = serve(_ucr_zip(data_root, tmp_path / "served")) + "ECG5000.zip"
-    monkeypatch.setattr(data, "ECG5000_ZIP_URL", url)
-    X_train, y_train, X_test, y_test = data.load_ecg5000()
+    monkeypatch.setattr(ecg5000, "ZIP_URL", url)
+    X_train, y_train, X_test, y_test = ecg5000.load_ecg5000()
     monkeypatch.setenv(sources.DATA_ENV, str(data_root))
-    reference = data.load_ecg5000(cache=False)
+    reference = ecg5000.load_ecg5000(cache=False)
     np.testing.assert_allclose(X_test, reference[2], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(y_test, reference[3])
 
@@ -146,19 +146,19 @@ def test_upstream_zip_with_wrong_values_is_rejected_and_removed(
     monkeypatch.delenv(sources.DATA_ENV, raising=False)
     monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
     url = serve(_ucr_zip(data_root, tmp_path / "served", corrupt=True)) + "ECG5000.zip"
-    monkeypatch.setattr(data, "ECG5000_ZIP_URL", url)
+    monkeypatch.setattr(ecg5000, "ZIP_URL", url)
     with pytest.raises(ValueError, match="ECG5000 TEST .* does not hold the published values"):
-        data.load_ecg5000()
+        ecg5000.load_ecg5000()
     assert not (sources.cache_dir() / "raw" / "ecg5000" / "ECG5000.zip").exists()
-    assert not (sources.cache_dir() / "processed" / "ecg5000.npz").exists()
+    assert not ecg5000.cache_path().exists()
 
 
 def test_offline_without_local_copy_says_how_to_fix(monkeypatch):
     monkeypatch.delenv(sources.DATA_ENV, raising=False)
     monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
-    monkeypatch.setattr(data, "ECG5000_ZIP_URL", "http://127.0.0.1:9/ECG5000.zip")
+    monkeypatch.setattr(ecg5000, "ZIP_URL", "http://127.0.0.1:9/ECG5000.zip")
     with pytest.raises(ConnectionError, match="Offline\\? Set ECG_COURSE_DATA"):
-        data.load_ecg5000()
+        ecg5000.load_ecg5000()
     raw = sources.cache_dir() / "raw" / "ecg5000"
     assert not raw.exists() or list(raw.iterdir()) == []
 
@@ -195,7 +195,7 @@ def test_stratified_split_sizes_proportions_and_disjointness():
     ("X", "y", "message"),
     [
         (np.zeros((10, 5, 1)), np.zeros(10, dtype=int), r"2-D array \(n_beats, n_samples\)"),
-        (np.full((10, 5), np.nan), np.zeros(10, dtype=int), "must be finite; 10 beat"),
+        (np.full((10, 5), np.nan), np.zeros(10, dtype=int), r"X\[0\] contains NaN \(and 10 row"),
         (np.zeros((10, 5)), np.zeros(9, dtype=int), r"y must have shape \(10,\)"),
         (np.zeros((10, 5)), np.zeros(10), "integer class labels"),
         (np.array([["a"] * 5] * 10), np.zeros(10, dtype=int), "must hold numbers"),

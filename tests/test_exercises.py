@@ -6,33 +6,20 @@ The unit tests build small notebooks in memory; the sync tests check that every 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat import v4
 
+from tools import make_exercises as mx
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 FIX = "run `python tools/make_exercises.py` and commit notebooks/"
 
-
-def _load_generator():
-    """Import tools/make_exercises.py by path (tools/ is not a package)."""
-    path = REPO_ROOT / "tools" / "make_exercises.py"
-    spec = importlib.util.spec_from_file_location("make_exercises", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_exercises"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mx = _load_generator()
 
 BADGE = (
     "# ECG5000\n\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecg_course import mitbih, sources
+from ecg_course import cache, mitbih, sources
 
 KAGGLE_TOTALS = {"N": 90_589, "S": 2_779, "V": 7_236, "F": 803, "Q": 8_039}  # 109,446 beats
 KAGGLE_SPLIT = (87_554, 21_892)
@@ -179,7 +179,7 @@ def test_cache_key_depends_on_parameters(monkeypatch):
     full = mitbih.cache_path()
     assert mitbih.cache_path(["100"]) != full
     assert mitbih.cache_path([100]) == mitbih.cache_path(["100"])
-    monkeypatch.setattr(mitbih, "CODE_VERSION", mitbih.CODE_VERSION + 1)
+    monkeypatch.setattr(cache, "VERSION", cache.VERSION + 1)
     assert mitbih.cache_path() != full
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 from imblearn.under_sampling import RandomUnderSampler
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import tune_ch2  # noqa: E402
+from benchmarks import tune_ch2
 
 
 def test_split_rows_are_disjoint_and_cover_the_training_split():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import nbformat
@@ -49,6 +49,7 @@ def execute(
     extra_cell: str | None = None,
     save: bool = True,
     overrides: Mapping[str, object] | None = None,
+    skip_tags: Collection[str] = (),
 ) -> tuple[str | None, float]:
     """Run ``path`` top to bottom; return what ``extra_cell`` printed and the seconds it took.
 
@@ -56,17 +57,25 @@ def execute(
     prints the notebook's results with it); it is never saved, and without it the
     printed text is ``None``. ``timeout``: seconds allowed per cell (``None``: no
     limit). ``save``: write the executed notebook back to ``path``,
-    outputs tidied. ``overrides``: names to set to other values (``{"EPOCHS": 50}``)
-    in a cell run right after the first code cell that assigns all of them, so a
-    benchmark can run the notebook itself with a longer budget; such a run is not
-    the notebook and cannot be saved. Raises on a cell error.
+    outputs tidied. ``overrides``: parameters to set to other values
+    (``{"PRESET": "gpu", "SEED": 1}``) in a cell run right after the notebook's cell
+    tagged ``parameters`` (papermill's convention), so a benchmark or a test can
+    run the notebook itself with another budget or seed. ``skip_tags``: cells with
+    any of these tags are not run (``{"claim"}``: a smoke run asserts no accuracy).
+    A run with either is not the notebook and cannot be saved. Raises on a cell error.
     """
     notebook = nbformat.read(path, as_version=4)
+    if (overrides or skip_tags) and save:
+        raise ValueError(
+            "A run with overrides or skipped cells is not the notebook: call with save=False."
+        )
+    if skip_tags:
+        notebook.cells = [
+            c for c in notebook.cells if not set(skip_tags) & set(c.metadata.get("tags", []))
+        ]
     if overrides:
-        if save:
-            raise ValueError("A run with overrides is not the notebook: call with save=False.")
         notebook.cells.insert(
-            _defining_cell(notebook, overrides) + 1,
+            parameters_cell(notebook) + 1,
             nbformat.v4.new_code_cell(
                 "\n".join(f"{name} = {value!r}" for name, value in overrides.items())
             ),
@@ -91,14 +100,16 @@ def execute(
     return printed, seconds
 
 
-def _defining_cell(notebook: nbformat.NotebookNode, names: Mapping[str, object]) -> int:
-    """Index of the first code cell that assigns every name in ``names`` (``NAME = ...``)."""
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code" and all(
-            re.search(rf"^{re.escape(name)}\s*=", cell.source, flags=re.MULTILINE) for name in names
-        ):
-            return index
-    raise ValueError(f"No code cell assigns all of {sorted(names)}; nothing to override.")
+def parameters_cell(notebook: nbformat.NotebookNode) -> int:
+    """Index of the notebook's one code cell tagged ``parameters``."""
+    tagged = [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", [])
+    ]
+    if len(tagged) != 1:
+        raise ValueError(f"expected one code cell tagged 'parameters'; found {len(tagged)}.")
+    return tagged[0]
 
 
 def main(argv: list[str]) -> None:

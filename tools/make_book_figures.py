@@ -1,112 +1,39 @@
 """Render the book's figures (PNG) from the real data into book/figures/.
 
-Usage::
+Usage, from the repository root::
 
-    ECG_COURSE_DATA=/path/to/data python tools/make_book_figures.py [--out book/figures]
+    ECG_COURSE_DATA=/path/to/data python -m tools.make_book_figures [--out book/figures]
 
-``ECG_COURSE_DATA`` names a folder laid out like the course's data root
-(``ecg5000/ECG5000_TRAIN.tsv``, ``mitdb/100.hea``, ...). The script reads the
-files directly with numpy and wfdb (it does not import ``ecg_course``), so the
-book's figures only depend on the raw data. The PNGs are committed; rerun the
-script only when a figure changes. Figures are deterministic (fixed records,
-fixed beats, fixed seed).
+Every figure is drawn from what the course package computes: the records and
+beats of :mod:`ecg_course.mitbih` (``read_record``, ``record_beats``,
+``build_beats``, and its constants: AAMI classes, DS1/DS2, sampling rates) and
+the ECG5000 beats of :mod:`ecg_course.ecg5000`. So the book shows the beats the
+notebooks train on, and this script restates none of the course's facts. The
+PNGs are committed; rerun the script when a figure or the package changes.
+Figures are deterministic (fixed records, fixed beats, fixed seed).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import os
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-import wfdb
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-from scipy.signal import resample_poly
+
+from ecg_course import mitbih, sources
+from ecg_course.ecg5000 import CLASSES as ECG5000_CLASSES
+from ecg_course.ecg5000 import load_ecg5000
 
 ROOT = Path(__file__).resolve().parents[1]
 DPI = 100
-
-AAMI = {
-    "N": ("N", "L", "R", "e", "j"),
-    "S": ("A", "a", "J", "S"),
-    "V": ("V", "E"),
-    "F": ("F",),
-    "Q": ("/", "f", "Q"),
-}
-AAMI_NAMES = {
-    "N": "normal, BBB",
-    "S": "supraventricular",
-    "V": "ventricular",
-    "F": "fusion",
-    "Q": "paced, unknown",
-}
-SYMBOL_TO_AAMI = {s: c for c, symbols in AAMI.items() for s in symbols}
 CLASS_COLORS = dict(
-    zip("NSVFQ", ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd"], strict=True)
+    zip(mitbih.CLASSES, ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd"], strict=True)
 )
-
-DS1 = [
-    101,
-    106,
-    108,
-    109,
-    112,
-    114,
-    115,
-    116,
-    118,
-    119,
-    122,
-    124,
-    201,
-    203,
-    205,
-    207,
-    208,
-    209,
-    215,
-    220,
-    223,
-    230,
-]
-DS2 = [
-    100,
-    103,
-    105,
-    111,
-    113,
-    117,
-    121,
-    123,
-    200,
-    202,
-    210,
-    212,
-    213,
-    214,
-    219,
-    221,
-    222,
-    228,
-    231,
-    232,
-    233,
-    234,
-]
-PACED = [102, 104, 107, 217]
-
-FS_IN, FS_OUT, BEAT_LEN = 360, 125, 187
-ECG5000_NAMES = ["0: normal", "1: R-on-T PVC", "2: PVC", "3: SP or EB", "4: unclassified"]
-
-
-def data_root() -> Path:
-    path = os.environ.get("ECG_COURSE_DATA")
-    if not path:
-        raise SystemExit("Set ECG_COURSE_DATA to the folder holding ecg5000/ and mitdb/.")
-    return Path(path)
+ECG5000_NAMES = [f"{i}: {name}" for i, name in enumerate(ECG5000_CLASSES)]
 
 
 def save(fig: plt.Figure, out: Path, name: str) -> None:
@@ -119,42 +46,21 @@ def save(fig: plt.Figure, out: Path, name: str) -> None:
     )
 
 
-def read_record(mitdb: Path, record: int):
-    rec = wfdb.rdrecord(str(mitdb / str(record)))
-    ann = wfdb.rdann(str(mitdb / str(record)), "atr")
-    return rec, ann
-
-
-def mlii(rec) -> np.ndarray:
-    return rec.p_signal[:, rec.sig_name.index("MLII")]
-
-
-def kachuee_beats(signal_360: np.ndarray, r_samples_360: np.ndarray):
-    """Beats from one window, the way Kachuee et al. (2018) build them.
-
-    Resample to 125 Hz, scale the window to [0, 1], take 1.2 x the median RR
-    interval from each R peak and zero-pad to 187 samples.
-    """
-    x = resample_poly(signal_360, FS_OUT, FS_IN)
-    x = (x - x.min()) / (x.max() - x.min())
-    r = np.round(r_samples_360 * FS_OUT / FS_IN).astype(int)
-    period = round(1.2 * float(np.median(np.diff(r))))
-    beats = []
-    for start in r:
-        seg = x[start : start + period][:BEAT_LEN]
-        beats.append(np.pad(seg, (0, BEAT_LEN - len(seg))))
-    return x, r, period, np.array(beats)
+def mlii(record) -> np.ndarray:
+    """The preferred lead of a wfdb record (``mitbih.LEAD``), 360 Hz, mV."""
+    return record.p_signal[:, record.sig_name.index(mitbih.LEAD)]
 
 
 # --------------------------------------------------------------------------- figures
 
 
-def fig_waveform(mitdb: Path, out: Path) -> None:
-    rec, ann = read_record(mitdb, 100)
+def fig_waveform(out: Path) -> None:
+    rec, ann = mitbih.read_record(100)
     x = mlii(rec)
+    fs = mitbih.SOURCE_FS
     beat = ann.sample[ann.symbol.index("N") + 3]
-    lo, hi = beat - int(0.45 * FS_IN), beat + int(0.75 * FS_IN)
-    t = (np.arange(lo, hi) - beat) / FS_IN
+    lo, hi = beat - int(0.45 * fs), beat + int(0.75 * fs)
+    t = (np.arange(lo, hi) - beat) / fs
     seg = x[lo:hi]
     fig, ax = plt.subplots(figsize=(7, 3.4))
     ax.plot(t, seg, color="black", lw=1.4)
@@ -194,18 +100,19 @@ def fig_waveform(mitdb: Path, out: Path) -> None:
     for a, b, color, label in spans:
         ax.axvspan(a, b, color=color, alpha=0.15, label=label)
     ax.set_xlabel("time relative to the R peak (s)")
-    ax.set_ylabel("MLII amplitude (mV)")
-    ax.set_title("One normal heartbeat, MIT-BIH record 100 (lead MLII, 360 Hz)")
+    ax.set_ylabel(f"{mitbih.LEAD} amplitude (mV)")
+    ax.set_title(f"One normal heartbeat, MIT-BIH record 100 (lead {mitbih.LEAD}, {fs} Hz)")
     ax.set_ylim(seg.min() - 0.35, seg.max() + 0.35)
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3)
     save(fig, out, "ecg_waveform.png")
 
 
-def fig_leads(mitdb: Path, out: Path) -> None:
-    rec, ann = read_record(mitdb, 100)
-    n = 6 * FS_IN
-    t = np.arange(n) / FS_IN
+def fig_leads(out: Path) -> None:
+    rec, ann = mitbih.read_record(100)
+    fs = mitbih.SOURCE_FS
+    n = 6 * fs
+    t = np.arange(n) / fs
     fig, axes = plt.subplots(2, 1, figsize=(8, 4), sharex=True)
     for k, ax in enumerate(axes):
         ax.plot(t, rec.p_signal[:n, k], lw=0.9, color="black")
@@ -214,9 +121,9 @@ def fig_leads(mitdb: Path, out: Path) -> None:
     top = axes[0]
     ymax = rec.p_signal[:n, 0].max()
     for s, sym in zip(ann.sample, ann.symbol, strict=True):
-        if s < n and sym in SYMBOL_TO_AAMI:
+        if s < n and sym in mitbih.SYMBOL_TO_LABEL:
             top.text(
-                s / FS_IN,
+                s / fs,
                 ymax + 0.15,
                 sym,
                 ha="center",
@@ -229,126 +136,104 @@ def fig_leads(mitdb: Path, out: Path) -> None:
     save(fig, out, "mitbih_leads.png")
 
 
-def fig_segmentation(mitdb: Path, out: Path) -> None:
-    rec, ann = read_record(mitdb, 100)
-    start = 6 * FS_IN
-    stop = start + 10 * FS_IN
-    x = mlii(rec)[start:stop]
-    keep = [
-        (s, sym)
-        for s, sym in zip(ann.sample, ann.symbol, strict=True)
-        if start <= s < stop and sym in SYMBOL_TO_AAMI
-    ]
-    r360 = np.array([s for s, _ in keep]) - start
-    xs, r, period, beats = kachuee_beats(x, r360)
-    t = np.arange(len(xs)) / FS_OUT
+def fig_segmentation(out: Path) -> None:
+    """Beats 2..4 of the second 10 s window of record 100, as ``mitbih.record_beats`` cuts them."""
+    beats = mitbih.record_beats(100)
+    fs, window = beats.fs, round(mitbih.WINDOW_SECONDS * beats.fs)
+    lo, hi = window, 2 * window  # the second window (the first starts at the recording's start)
+    inside = np.flatnonzero((beats.r_peaks >= lo) & (beats.r_peaks < hi))
+    t = np.arange(lo, hi) / fs
     fig = plt.figure(figsize=(9, 5.4))
     gs = fig.add_gridspec(2, 3, height_ratios=[1.2, 1], hspace=0.55, wspace=0.3)
     top = fig.add_subplot(gs[0, :])
-    top.plot(t, xs, color="black", lw=0.9)
-    top.plot(r / FS_OUT, xs[r], "v", color="#d62728", label="R peak (reference annotation)")
-    for i, k in enumerate(range(2, 5)):
-        a = r[k] / FS_OUT
+    top.plot(t, beats.signal[lo:hi], color="black", lw=0.9)
+    r = beats.r_peaks[inside]
+    top.plot(r / fs, beats.signal[r], "v", color="#d62728", label="R peak (reference annotation)")
+    shown = inside[2:5]
+    for i, k in enumerate(shown):
+        a = beats.r_peaks[k] / fs
         top.axvspan(
             a,
-            a + period / FS_OUT,
+            a + beats.lengths[k] / fs,
             color=f"C{i}",
             alpha=0.2,
-            label="1.2 x median RR window" if i == 0 else None,
+            label=f"{mitbih.WINDOW_FACTOR} x median RR of the window" if i == 0 else None,
         )
-        top.text(a + 0.05, 1.02, f"beat {k}", color=f"C{i}", fontsize=9)
-    top.set_xlabel("time (s)")
-    top.set_ylabel("amplitude (scaled to [0, 1])")
-    top.set_title("10 s of record 100, lead MLII, resampled to 125 Hz and scaled to [0, 1]")
-    top.set_ylim(-0.05, 1.15)
+        label_at = top.get_xaxis_transform()  # x in seconds, y in axes fraction
+        top.text(a + 0.05, 0.93, f"beat {i + 2}", color=f"C{i}", fontsize=9, transform=label_at)
+    top.set_xlabel("time in the record (s)")
+    top.set_ylabel(f"{beats.lead} (mV)")
+    top.set_title(
+        f"A {mitbih.WINDOW_SECONDS:.0f} s window of record 100, lead {beats.lead}, "
+        f"resampled to {fs} Hz"
+    )
     top.legend(loc="lower right", fontsize=8, framealpha=0.9)
-    for i, k in enumerate(range(2, 5)):
+    for i, k in enumerate(shown):
         ax = fig.add_subplot(gs[1, i])
-        ax.plot(np.arange(BEAT_LEN), beats[k], color=f"C{i}")
-        ax.axvline(period, color="grey", ls="--", lw=0.8)
-        ax.text(period + 3, 0.85, "zero\npadding", fontsize=8, color="grey")
-        ax.set_title(f"beat {k} ({keep[k][1]}): {BEAT_LEN} samples", fontsize=10)
-        ax.set_xlabel("sample at 125 Hz")
+        ax.plot(np.arange(mitbih.BEAT_LENGTH), beats.beats[k], color=f"C{i}")
+        ax.axvline(beats.lengths[k], color="grey", ls="--", lw=0.8)
+        ax.text(beats.lengths[k] + 3, 0.85, "zero\npadding", fontsize=8, color="grey")
+        ax.set_title(
+            f"beat {i + 2} ({beats.symbols[k]}): {mitbih.BEAT_LENGTH} samples", fontsize=10
+        )
+        ax.set_xlabel(f"sample at {fs} Hz")
         if i == 0:
-            ax.set_ylabel("amplitude")
+            ax.set_ylabel("scaled to [0, 1]")
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     save(fig, out, "beat_segmentation.png")
 
 
-def all_beats_by_class(mitdb: Path, records, per_class: int, seed: int = 0):
-    """A few Kachuee-style beats of every AAMI class, in 10 s windows of the records."""
+def beats_by_class(records, per_class: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """``per_class`` random beats of every AAMI class, cut by ``mitbih.record_beats``."""
     rng = np.random.default_rng(seed)
-    found: dict[str, list[np.ndarray]] = {c: [] for c in AAMI}
-    for record in records:
-        rec, ann = read_record(mitdb, record)
-        if "MLII" not in rec.sig_name:
-            continue
-        x = mlii(rec)
-        samples = np.array(ann.sample)
-        symbols = np.array(ann.symbol)
-        beat_mask = np.isin(symbols, list(SYMBOL_TO_AAMI))
-        samples, symbols = samples[beat_mask], symbols[beat_mask]
-        win = 10 * FS_IN
-        for w0 in range(0, len(x) - win, win):
-            inside = (samples >= w0) & (samples < w0 + win)
-            if inside.sum() < 3:
-                continue
-            _, _, _, beats = kachuee_beats(x[w0 : w0 + win], samples[inside] - w0)
-            for beat, sym in zip(beats, symbols[inside], strict=True):
-                cls = SYMBOL_TO_AAMI[sym]
-                if len(found[cls]) < 4 * per_class:
-                    found[cls].append(beat)
-    return {c: np.array(b)[rng.permutation(len(b))[:per_class]] for c, b in found.items()}
+    per_record = [mitbih.record_beats(record) for record in records]
+    beats = np.concatenate([b.beats for b in per_record])
+    labels = np.concatenate([b.labels for b in per_record])
+    chosen = {}
+    for label, name in enumerate(mitbih.CLASSES):
+        rows = np.flatnonzero(labels == label)
+        chosen[name] = beats[rng.choice(rows, size=min(per_class, len(rows)), replace=False)]
+    return chosen
 
 
-def fig_aami(mitdb: Path, out: Path) -> None:
-    beats = all_beats_by_class(
-        mitdb, [100, 101, 106, 118, 119, 124, 208, 213, 217, 232], per_class=15
-    )
-    t = np.arange(BEAT_LEN)
+def fig_aami(out: Path) -> None:
+    beats = beats_by_class([100, 101, 106, 118, 119, 124, 208, 213, 217, 232], per_class=15)
+    t = np.arange(mitbih.BEAT_LENGTH)
     fig, axes = plt.subplots(1, 5, figsize=(12, 3.1), sharey=True)
-    for ax, cls in zip(axes, AAMI, strict=True):
+    for ax, cls in zip(axes, mitbih.CLASSES, strict=True):
         for beat in beats[cls]:
             ax.plot(t, beat, color=CLASS_COLORS[cls], alpha=0.25, lw=0.8)
         ax.plot(t, np.median(beats[cls], axis=0), color="black", lw=1.3, label="median")
-        ax.set_title(f"{cls} ({AAMI_NAMES[cls]})\nsymbols: {' '.join(AAMI[cls])}", fontsize=9)
-        ax.set_xlabel("sample at 125 Hz")
+        symbols = " ".join(mitbih.AAMI_SYMBOLS[cls])
+        ax.set_title(f"{cls} ({mitbih.CLASS_DESCRIPTIONS[cls]})\nsymbols: {symbols}", fontsize=9)
+        ax.set_xlabel(f"sample at {mitbih.TARGET_FS} Hz")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("amplitude (scaled)")
     axes[0].legend(fontsize=8, loc="upper right")
     fig.suptitle(
-        "MIT-BIH beats of the five AAMI classes (15 random beats each, 187 samples)", y=1.1
+        "MIT-BIH beats of the five AAMI classes "
+        f"(15 random beats each, {mitbih.BEAT_LENGTH} samples)",
+        y=1.1,
     )
     save(fig, out, "aami_classes.png")
 
 
-def count_aami(mitdb: Path, records) -> dict[str, int]:
-    counts = dict.fromkeys(AAMI, 0)
-    for record in records:
-        ann = wfdb.rdann(str(mitdb / str(record)), "atr")
-        for sym in ann.symbol:
-            if sym in SYMBOL_TO_AAMI:
-                counts[SYMBOL_TO_AAMI[sym]] += 1
-    return counts
+def count_classes(labels: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(labels, minlength=len(mitbih.CLASSES))
+    return {name: int(c) for name, c in zip(mitbih.CLASSES, counts, strict=True)}
 
 
-def read_ecg5000(root: Path):
-    train = np.loadtxt(root / "ecg5000" / "ECG5000_TRAIN.tsv", delimiter="\t")
-    test = np.loadtxt(root / "ecg5000" / "ECG5000_TEST.tsv", delimiter="\t")
-    return train, test
-
-
-def fig_class_balance(root: Path, out: Path) -> None:
-    mitdb = root / "mitdb"
-    records = [int(r) for r in (mitdb / "RECORDS").read_text().split()]
-    all_counts = count_aami(mitdb, records)
-    ds1, ds2 = count_aami(mitdb, DS1), count_aami(mitdb, DS2)
-    train, test = read_ecg5000(root)
+def fig_class_balance(out: Path) -> None:
+    _, labels, record_ids = mitbih.build_beats()
+    all_counts = count_classes(labels)
+    ds1 = count_classes(labels[np.isin(record_ids, [int(r) for r in mitbih.DS1])])
+    ds2 = count_classes(labels[np.isin(record_ids, [int(r) for r in mitbih.DS2])])
+    _, y_train, _, y_test = load_ecg5000()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
     idx = np.arange(5)
-    tr = np.bincount(train[:, 0].astype(int) - 1, minlength=5)
-    te = np.bincount(test[:, 0].astype(int) - 1, minlength=5)
+    tr = np.bincount(y_train, minlength=5)
+    te = np.bincount(y_test, minlength=5)
     a.bar(idx - 0.2, tr, 0.4, label="UCR train (500)")
     a.bar(idx + 0.2, te, 0.4, label="UCR test (4,500)")
     for i in idx:
@@ -360,10 +245,14 @@ def fig_class_balance(root: Path, out: Path) -> None:
     a.set_ylabel("number of beats (log scale)")
     a.set_title("ECG5000: class counts")
     a.legend(fontsize=8)
-    classes = list(AAMI)
+    classes = list(mitbih.CLASSES)
     width = 0.27
     for k, (label, c) in enumerate(
-        [("all 48 records", all_counts), ("DS1 (22 records)", ds1), ("DS2 (22 records)", ds2)]
+        [
+            (f"all {len(mitbih.RECORDS)} records", all_counts),
+            (f"DS1 ({len(mitbih.DS1)} records)", ds1),
+            (f"DS2 ({len(mitbih.DS2)} records)", ds2),
+        ]
     ):
         vals = [c[x] for x in classes]
         b.bar(idx + (k - 1) * width, vals, width, label=label)
@@ -384,10 +273,9 @@ def fig_class_balance(root: Path, out: Path) -> None:
     print("AAMI counts, DS2:", ds2)
 
 
-def fig_ecg5000(root: Path, out: Path) -> None:
-    train, test = read_ecg5000(root)
-    data = np.vstack([train, test])
-    y, X = data[:, 0].astype(int) - 1, data[:, 1:]
+def fig_ecg5000(out: Path) -> None:
+    X_train, y_train, X_test, y_test = load_ecg5000()
+    X, y = np.vstack([X_train, X_test]), np.concatenate([y_train, y_test])
     t = np.arange(X.shape[1])
     fig, axes = plt.subplots(1, 5, figsize=(12, 2.8), sharey=True)
     rng = np.random.default_rng(0)
@@ -409,9 +297,8 @@ def fig_ecg5000(root: Path, out: Path) -> None:
     save(fig, out, "ecg5000_classes.png")
 
 
-def fig_early(root: Path, out: Path) -> None:
-    train, _ = read_ecg5000(root)
-    y, X = train[:, 0].astype(int) - 1, train[:, 1:]
+def fig_early(out: Path) -> None:
+    X, y, _, _ = load_ecg5000()
     t = np.arange(X.shape[1])
     fig, ax = plt.subplots(figsize=(8, 3.3))
     for cls in (0, 1, 2):
@@ -500,18 +387,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "book" / "figures")
     args = parser.parse_args()
-    root = data_root()
+    if sources.local_data_dir() is None:
+        raise SystemExit(f"Set {sources.DATA_ENV} to the folder holding ecg5000/ and mitdb/.")
     matplotlib.use("Agg")
     args.out.mkdir(parents=True, exist_ok=True)
     plt.rcParams.update({"font.size": 9, "axes.titlesize": 10})
-    mitdb = root / "mitdb"
-    fig_waveform(mitdb, args.out)
-    fig_leads(mitdb, args.out)
-    fig_segmentation(mitdb, args.out)
-    fig_aami(mitdb, args.out)
-    fig_class_balance(root, args.out)
-    fig_ecg5000(root, args.out)
-    fig_early(root, args.out)
+    fig_waveform(args.out)
+    fig_leads(args.out)
+    fig_segmentation(args.out)
+    fig_aami(args.out)
+    fig_class_balance(args.out)
+    fig_ecg5000(args.out)
+    fig_early(args.out)
     fig_lstm_fcn(args.out)
 
 

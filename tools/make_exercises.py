@@ -87,6 +87,17 @@ def _hint_literal(hint: str) -> str:
     return f'"Exercise: {escaped}"'
 
 
+def is_marker_line(line: str) -> bool:
+    """True for a ``### BEGIN SOLUTION [hint]`` or ``### END SOLUTION`` line (any indentation)."""
+    text = line.rstrip("\r\n")
+    return bool(_BEGIN_RE.match(text) or _END_RE.match(text))
+
+
+def drop_marker_lines(source: str) -> str:
+    """``source`` without its marker lines, the solution code kept: what the book shows."""
+    return "".join(line for line in source.splitlines(keepends=True) if not is_marker_line(line))
+
+
 def strip_solution_regions(source: str, where: str = "cell") -> str:
     """Replace each ``### BEGIN/END SOLUTION`` region of ``source`` with a stub.
 

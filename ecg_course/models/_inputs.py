@@ -27,3 +27,21 @@ def as_sequence_batch(x: torch.Tensor, input_size: int = 1) -> torch.Tensor:
     if x.shape[0] == 0:
         raise ValueError("Empty batch: the input has B=0 series.")
     return x
+
+
+def require_finite(x: torch.Tensor, name: str = "X") -> None:
+    """Raise a ValueError naming the first row of ``x`` (n, ...) that holds NaN or inf.
+
+    A beat with NaN or inf would come out of a model as NaN probabilities, whose
+    argmax is class 0, "normal": the worst silent answer on ECG data.
+    """
+    finite_rows = torch.isfinite(x.reshape(len(x), -1)).all(dim=1)
+    if not bool(finite_rows.all()):
+        row = int((~finite_rows).nonzero()[0, 0])
+        bad = x[row].reshape(-1)
+        kind = "NaN" if bool(torch.isnan(bad).any()) else "inf"
+        raise ValueError(
+            f"{name}[{row}] contains {kind} (and {int((~finite_rows).sum())} row(s) in all "
+            "are not finite); expected finite samples in every beat. Drop or repair those "
+            "beats before classifying them."
+        )

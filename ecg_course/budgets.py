@@ -1,0 +1,142 @@
+"""Training budgets of the notebooks, as named presets picked from the hardware.
+
+A notebook's ``parameters`` cell holds ``PRESET = "auto"``; :func:`chapter2` (or
+:func:`chapter1`) turns it into a budget and prints which preset runs, why, and
+what the other presets give. ``"auto"`` picks from what the hardware computes in
+natively (see :mod:`ecg_course.precision`):
+
+* ``"cpu-fp32"``: a CPU without native bfloat16 (an older laptop, likely Colab's
+  CPU runtime): the smaller budget, so the chapter still ends in about ten minutes;
+* ``"cpu-bf16"``: a CPU with AMX or AVX512-BF16, where mixed precision trains the
+  LSTM-FCN about three times faster: the full CPU budget (what CI runs and what the
+  committed outputs show);
+* ``"gpu"``: a CUDA GPU (Colab's GPU runtime): the long budget.
+
+``"smoke"`` is for tests only: a few batches per run, so that a notebook can be
+executed end to end in seconds; its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ecg_course.precision import resolve_precision
+
+__all__ = [
+    "CHAPTER1",
+    "CHAPTER2",
+    "Chapter1Budget",
+    "Chapter2Budget",
+    "chapter1",
+    "chapter2",
+    "pick_chapter2",
+]
+
+
+@dataclass(frozen=True)
+class Chapter1Budget:
+    """Epochs of chapter 1's training runs."""
+
+    name: str
+
+    epochs: int
+    """Epochs of the binary LSTM trained with the reader's own ``run_epoch``."""
+    epochs_chunked: int
+    """Epochs of each of the two early-classification LSTMs."""
+    epochs_five_class: int
+    """Epochs of each of the two five-class LSTMs (UCR's 500 training beats)."""
+    about: str
+    """Where this preset is meant to run, and how long the notebook takes there."""
+
+
+@dataclass(frozen=True)
+class Chapter2Budget:
+    """Epochs and beats of chapter 2's training runs, and what they were measured to give.
+
+    The three ``min_*`` numbers are the claims the notebook asserts every time it runs
+    with this preset (on the Kachuee test split); each was measured with the preset
+    (``python benchmarks/bench_ch2.py``) and is set a little below what it gave.
+    """
+
+    name: str
+
+    epochs_seed: int
+    """Epochs of the seed recipe (undersampled, batch 256) and of the inter-patient run."""
+    epochs_better: int
+    """Epochs of the better recipe, each of ``beats_per_epoch`` beats drawn by the sampler."""
+    beats_per_epoch: int
+    about: str
+    """Where this preset is meant to run, and how long the notebook takes there."""
+    min_seed_one_vs_rest: float
+    """Lowest one-vs-rest accuracy over the five classes, seed recipe."""
+    min_better_accuracy: float
+    """Accuracy of the better recipe."""
+    min_better_macro_f1: float
+    """Macro-F1 of the better recipe."""
+
+
+CHAPTER1: dict[str, Chapter1Budget] = {
+    budget.name: budget
+    for budget in (
+        Chapter1Budget("cpu", 20, 12, 80, "any CPU: about 3 minutes on 2 cores"),
+        Chapter1Budget("smoke", 1, 1, 1, "tests only: seconds, numbers meaningless"),
+    )
+}
+
+CHAPTER2: dict[str, Chapter2Budget] = {
+    budget.name: budget
+    for budget in (
+        Chapter2Budget("cpu-fp32", 20, 16, 5_120,
+                       "a CPU without native bf16: about 10 minutes on 2 cores", 0.6, 0.95, 0.80),
+        Chapter2Budget("cpu-bf16", 50, 16, 20_480,
+                       "a CPU with AMX or AVX512-BF16: about 11 minutes on 2 cores",
+                       0.90, 0.975, 0.87),
+        Chapter2Budget("gpu", 100, 40, 51_200,
+                       "a CUDA GPU: the seed's 100 epochs and 2 million beats for the better "
+                       "recipe", 0.90, 0.975, 0.87),
+        Chapter2Budget("smoke", 1, 1, 256, "tests only: seconds, numbers meaningless", 0, 0, 0),
+    )
+}  # fmt: skip
+
+
+def pick_chapter2(device: torch.device | str) -> tuple[str, str]:
+    """The chapter 2 preset ``"auto"`` picks on ``device``, and why."""
+    if torch.device(device).type == "cuda":
+        return "gpu", "CUDA GPU"
+    chosen = resolve_precision("auto", "cpu")
+    if chosen.name == "bf16":
+        return "cpu-bf16", chosen.reason
+    return "cpu-fp32", chosen.reason
+
+
+def _show(presets: dict, name: str, why: str) -> None:
+    print(f"budget preset {name!r} ({why}): {presets[name].about}")
+    for other, budget in presets.items():
+        if other not in (name, "smoke"):
+            print(f"  other preset {other!r}: {budget.about}")
+
+
+def chapter2(preset: str = "auto", device: torch.device | str = "cpu") -> Chapter2Budget:
+    """The budget of chapter 2 for ``preset`` (``"auto"``: picked from ``device``)."""
+    if preset == "auto":
+        preset, why = pick_chapter2(device)
+    elif preset in CHAPTER2:
+        why = "asked for"
+    else:
+        raise ValueError(f"preset must be 'auto' or one of {sorted(CHAPTER2)}; got {preset!r}.")
+    _show(CHAPTER2, preset, why)
+    return CHAPTER2[preset]
+
+
+def chapter1(preset: str = "auto") -> Chapter1Budget:
+    """The budget of chapter 1 for ``preset`` (``"auto"``: ``"cpu"``, which fits any machine)."""
+    if preset == "auto":
+        preset, why = "cpu", "one budget fits every machine"
+    elif preset in CHAPTER1:
+        why = "asked for"
+    else:
+        raise ValueError(f"preset must be 'auto' or one of {sorted(CHAPTER1)}; got {preset!r}.")
+    _show(CHAPTER1, preset, why)
+    return CHAPTER1[preset]
