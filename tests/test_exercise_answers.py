@@ -9,6 +9,7 @@ To add a mistake students make: add one entry to the exercise's ``WRONG`` dict.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import matplotlib
 
@@ -463,7 +464,7 @@ def _epoch_zero_grad_after_step(model, loader, criterion, optimizer=None, device
 
 
 VALID_RUN_EPOCH = {
-    "package": run_epoch,
+    "package (float32)": functools.partial(run_epoch, precision="fp32"),
     "two branches, inference_mode": _epoch_manual,
     "zero_grad after step": _epoch_zero_grad_after_step,
 }
