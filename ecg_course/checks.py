@@ -82,25 +82,38 @@ def _numpy_answer(value, name: str) -> np.ndarray:
 # --- the model's own answer, in float32 and in the package's default precision --------------
 
 
-def _model_proba(model: nn.Module, X, batch_size: int = 256) -> np.ndarray:
-    """Probabilities (n, C) of beats X in eval mode, computed in float32 (no autocast)."""
+def _model_proba(
+    model: nn.Module, X, batch_size: int = 256, dtype: torch.dtype | None = None
+) -> np.ndarray:
+    """Probabilities (n, C) of beats X in eval mode, in float32 or under autocast to dtype."""
     model.eval()
     device = next(model.parameters()).device
     X = torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float32)
+    chunks = []
     with torch.no_grad():
-        chunks = [
-            torch.softmax(model(X[i : i + batch_size].to(device)).float(), dim=1).cpu()
-            for i in range(0, len(X), batch_size)
-        ]
+        for i in range(0, len(X), batch_size):
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits = model(X[i : i + batch_size].to(device))
+            chunks.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(chunks).numpy()
 
 
+def _sixteen_bit(model: nn.Module) -> list[torch.dtype]:
+    """The 16-bit formats a student may compute in on the model's device."""
+    on_cuda = next(model.parameters()).device.type == "cuda"
+    return [torch.bfloat16, torch.float16] if on_cuda else [torch.bfloat16]
+
+
 def _references(model: nn.Module, X) -> tuple[list[np.ndarray], float]:
-    """The model's probabilities in float32 and as ``predict_proba`` gives them by default
-    (mixed precision where the hardware has it), and a tolerance that covers the gap."""
-    exact, default = _model_proba(model, X), predict_proba(model, np.asarray(X))
-    gap = float(np.abs(exact - default).max()) if len(exact) else 0.0
-    return [exact, default], max(1e-4, 2 * gap)
+    """The model's probabilities in float32, as ``predict_proba`` gives them by default and
+    in 16-bit mixed precision (all correct answers), and a tolerance that covers their gap:
+    a correct answer computed in 16 bits differs from float32 by that much, a mistake
+    (train mode, another set, another order) by far more."""
+    exact = _model_proba(model, X)
+    others = [predict_proba(model, np.asarray(X))]
+    others += [_model_proba(model, X, dtype=dtype) for dtype in _sixteen_bit(model)]
+    gap = max((float(np.abs(exact - o).max()) for o in others if len(o)), default=0.0)
+    return [exact, *others], max(1e-4, 2 * gap)
 
 
 def _matches_model(proba: np.ndarray, model: nn.Module, X) -> bool:
@@ -756,9 +769,16 @@ def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1,
             f"X[:, :{k}] takes the first {k} samples of every beat.",
         )
         candidates = _early_candidates(model, X, y, k)
-        default = float(skm.roc_auc_score(y, predict_proba(model, X[:, :k])[:, 1]))
-        tol = max(1e-4, 2 * abs(default - candidates["right"]))  # mixed precision's noise
-        if min(abs(got - candidates["right"]), abs(got - default)) <= tol:
+        rights = (
+            [candidates["right"]]
+            + [  # the default precision and 16-bit ones
+                float(skm.roc_auc_score(y, p[:, 1]))
+                for p in [predict_proba(model, X[:, :k])]
+                + [_model_proba(model, X[:, :k], dtype=dtype) for dtype in _sixteen_bit(model)]
+            ]
+        )
+        tol = max(1e-4, 2 * max(abs(r - rights[0]) for r in rights))  # mixed precision's noise
+        if min(abs(got - r) for r in rights) <= tol:
             continue
         for what, value in candidates.items():
             _expect(

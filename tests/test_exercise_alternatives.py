@@ -105,7 +105,9 @@ ALTERNATIVES = {
         loader = DataLoader(TensorDataset(torch.from_numpy(X_test)), batch_size=100)
         with torch.inference_mode():
             for (xb,) in loader:
-                parts.append(torch.softmax(model(xb.to(device)).float(), dim=-1).cpu().numpy())
+                with chosen.autocast():  # the section above: 16-bit where the hardware has it
+                    logits_batch = model(xb.to(device))
+                parts.append(torch.softmax(logits_batch.float(), dim=-1).cpu().numpy())
         proba_seed = np.concatenate(parts)
     """,
     "build table_seed": """

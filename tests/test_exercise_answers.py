@@ -1142,10 +1142,21 @@ def _batched_scipy(model, X):
     return np.vstack(parts)
 
 
+def _batched_autocast(model, X):
+    """Mixed precision, as chapter 2's precision section shows."""
+    model.eval()
+    parts = []
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for i in range(0, len(X), 100):
+            parts.append(torch.softmax(model(torch.from_numpy(X[i : i + 100])).float(), 1))
+    return torch.cat(parts).numpy()
+
+
 VALID_BATCHED = {
     "official": lambda m, X: _batched(X, m),
     "DataLoader and inference_mode": _batched_loader,
     "array_split and SciPy softmax": _batched_scipy,
+    "bfloat16 autocast": _batched_autocast,
 }
 
 
