@@ -52,8 +52,6 @@ def test_recipe_matches_the_notebook():
         assert match, f"the notebook no longer matches {pattern!r}: update tune_ch2.py"
         return float(match.group(1).replace("_", ""))
 
-    assert value(r"^EPOCHS_BETTER = (\d+)") == tune_ch2.EPOCHS
-    assert value(r"^BEATS_PER_EPOCH = ([\d_]+)") == tune_ch2.BEATS_PER_EPOCH
     assert value(r"^VAL_SIZE = (\d+)") == tune_ch2.VAL_SIZE
     assert value(r"^ALPHA = ([\d.]+)") == tune_ch2.ALPHA
     assert value(r"make_weighted_loader\([^)]*batch_size=(\d+)") == tune_ch2.BATCH_SIZE
