@@ -120,7 +120,8 @@ BEAT_LENGTH = 187
 LEAD = "MLII"
 """Preferred lead; records without it use their first lead."""
 CODE_VERSION = 1
-"""Bump when the beat extraction changes, so that old caches are rebuilt."""
+"""Version of the beat extraction: bump it when the beats change, so that old caches are
+rebuilt and models saved with beats of the old version are refused (ecg_course.artifact)."""
 
 SPLITS: tuple[str, ...] = ("kachuee", "inter-patient")
 """Valid values of ``load_mitbih(split=...)``."""
