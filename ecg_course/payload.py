@@ -85,9 +85,13 @@ def parse_beats(body: bytes, content_type: str | None, length: int) -> np.ndarra
         )
     kind = media_type(content_type)
     if kind not in (CSV, JSON):
-        what = "no Content-Type header" if not kind else f"Content-Type {content_type!r}"
+        what = (
+            "no Content-Type header"
+            if not kind
+            else f"Content-Type {content_type!r} is not supported"
+        )
         raise PayloadError(
-            f"{what} is not supported: send the beats as {CSV} "
+            f"{what}: send the beats as {CSV} "
             f'(one beat per line) or {JSON} ({{"instances": [[...], ...]}}).',
             status=415,
         )
