@@ -106,7 +106,9 @@ class Endpoint:
         """Stop the server gracefully (kill it after ``timeout`` s); returns its exit status.
 
         Safe to call twice. When it returns, the process has exited and been reaped,
-        its port is closed and the thread reading its output has ended.
+        its port is closed and the thread reading its output has ended. After a
+        graceful stop on Linux the status is ``-15``: uvicorn finishes its shutdown,
+        then lets SIGTERM end the process.
         """
         if self.running:
             self.process.terminate()  # SIGTERM: uvicorn's graceful shutdown
@@ -128,7 +130,7 @@ class Endpoint:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self.running else f"stopped ({self.process.returncode})"
+        state = "running" if self.running else "stopped"
         return f"Endpoint({self.url!r}, pid {self.process.pid}, {state})"
 
 
