@@ -137,9 +137,9 @@ def test_graceful_shutdown_finishes_the_request_and_leaves_nothing(tmp_path):
     torch.manual_seed(0)
     path = artifact.save_model(LSTMFCN(), tmp_path / "seed_size.pt")  # slow enough to be caught
     port = _free_port()
-    endpoint = start_endpoint(path, port=port)
+    endpoint = start_endpoint(path, port=port, device="cpu")
     assert endpoint.url == f"http://127.0.0.1:{port}"
-    X = np.random.default_rng(1).random((600, 187), dtype=np.float32)
+    X = np.random.default_rng(1).random((1500, 187), dtype=np.float32)  # seconds on 2 cores
     result: dict = {}
 
     def request() -> None:
@@ -148,7 +148,7 @@ def test_graceful_shutdown_finishes_the_request_and_leaves_nothing(tmp_path):
 
     client = threading.Thread(target=request)
     client.start()
-    time.sleep(0.5)
+    time.sleep(0.3)
     stop_called = time.monotonic()
     endpoint.stop()
     client.join()
