@@ -19,25 +19,29 @@ From a notebook, :func:`ecg_course.endpoint.start_endpoint` runs this command in
 subprocess and stops it again.
 
 FastAPI and uvicorn are maintained, preinstalled in Colab, and enough for one model
-behind one route; requests run in a thread pool and the model is called under a
-lock, so one batch at a time uses every core and concurrent clients simply queue.
+behind one route. The event loop reads and checks requests; the model runs on one
+dedicated thread, so one batch at a time uses every core, concurrent clients simply
+queue, and PyTorch's pool of compute threads stays the same one from request to
+request (a pool of request threads would each start their own).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from ecg_course import payload
 from ecg_course.artifact import ArtifactError, SavedModel, load_model
@@ -54,20 +58,26 @@ SHUTDOWN_GRACE_S = 10
 
 
 class _Predictor:
-    """The loaded model, called by one request at a time."""
+    """The loaded model, run on one thread of its own, one batch at a time."""
 
     def __init__(self, saved: SavedModel, device: torch.device, precision: str) -> None:
         self.saved = saved
         self.device = device
         self.precision = precision
         self.model = saved.model.to(device).eval()
-        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
-    def __call__(self, beats: np.ndarray) -> np.ndarray:
-        """Probabilities ``(n, C)`` float32 of beats ``(n, T)``."""
-        with self._lock:
-            # TODO(lead-merge): pass precision=self.precision
-            return predict_proba(self.model, beats, device=self.device)
+    def _predict(self, beats: np.ndarray) -> np.ndarray:
+        # TODO(lead-merge): pass precision=self.precision
+        return predict_proba(self.model, beats, device=self.device)
+
+    async def __call__(self, beats: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n, C)`` float32 of beats ``(n, T)``, computed on the model's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._predict, beats)
+
+    def close(self) -> None:
+        """End the model's thread (after the batch it is computing, if any)."""
+        self._thread.shutdown(wait=True)
 
 
 def create_app(saved: SavedModel, device: str | None = None, precision: str = "auto") -> FastAPI:
@@ -81,7 +91,13 @@ def create_app(saved: SavedModel, device: str | None = None, precision: str = "a
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
     predictor = _Predictor(saved, get_device(device), precision)
-    app = FastAPI(title="ecg_course LSTM-FCN endpoint")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        predictor.close()  # on shutdown, after the requests in flight
+
+    app = FastAPI(title="ecg_course LSTM-FCN endpoint", lifespan=lifespan)
 
     @app.get("/health")
     def health() -> dict:
@@ -103,7 +119,7 @@ def create_app(saved: SavedModel, device: str | None = None, precision: str = "a
             beats = payload.parse_beats(body, content_type, saved.input_length)
         except payload.PayloadError as error:
             raise HTTPException(error.status, detail=str(error)) from None
-        proba = await run_in_threadpool(predictor, beats)
+        proba = await predictor(beats)
         kind = _answer_kind(request.headers.get("accept"), payload.media_type(content_type))
         return Response(payload.format_answers(proba, kind), media_type=kind)
 
