@@ -139,6 +139,14 @@ class LSTMFCN(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        self.hparams: dict = {
+            "num_classes": num_classes, "seq_len": seq_len, "in_channels": in_channels,
+            "num_layers": num_layers, "hidden_size": hidden_size, "dropout": dropout,
+            "filters_1": filters_1, "filters_2": filters_2, "filters_3": filters_3,
+            "kernel_size_1": kernel_size_1, "kernel_size_2": kernel_size_2,
+            "kernel_size_3": kernel_size_3, "shuffle": shuffle,
+        }  # fmt: skip
+        """The constructor's arguments: ``LSTMFCN(**model.hparams)`` builds the same network."""
         self.num_classes = num_classes
         self.seq_len = seq_len
         self.in_channels = in_channels
