@@ -32,6 +32,7 @@ __all__ = [
     "ExerciseError",
     "check_batched_inference",
     "check_early_auc",
+    "check_endpoint_client",
     "check_loss_plot",
     "check_lstm_fcn_output",
     "check_per_class_table",
@@ -1081,3 +1082,146 @@ def check_per_class_table(table: pd.DataFrame, y_true, proba, class_names) -> No
                 f"{column} of class {name} is {got:.4f}, expected {want:.4f}: {what}."
             )
     _passed("accuracy, ROC-AUC, precision, recall and F1 for every class, one-vs-rest.")
+
+
+def check_endpoint_client(
+    answers: pd.DataFrame,
+    latencies,
+    model: nn.Module,
+    X,
+    batch_size: int = 100,
+    n_check: int = 5,
+    precision: str = "fp32",
+) -> None:
+    """Check chapter 2's endpoint client: every batch sent, the answers put back in order.
+
+    Args:
+        answers: one row per beat of ``X`` (index ``0..n-1``), columns ``y_1..y_C`` (the
+            one-hot predicted class) and ``p_1..p_C`` (the probabilities), in any order.
+        latencies: seconds per request, one per batch: ``ceil(n / batch_size)`` of them.
+        model: the model behind the endpoint, to recompute ``n_check`` rows in-process.
+        X: the beats sent, ``(n, T)``.
+        batch_size: beats per request.
+        n_check: how many batches (evenly spread, the last one included) are recomputed.
+        precision: the endpoint's precision (``/health`` says it): the batches are
+            recomputed in-process with it, batch by batch as the endpoint scored them.
+    """
+    from ecg_course.payload import answer_columns  # here, to leave the imports above untouched
+
+    X = np.asarray(X)
+    n, n_batches = len(X), -(-len(X) // batch_size)
+    _expect(
+        isinstance(answers, pd.DataFrame),
+        f"answers is a {type(answers).__name__}, expected a pandas DataFrame: read each answer "
+        "with pd.read_csv(io.StringIO(response.text)) and join them with pd.concat.",
+    )
+    checked = np.unique(np.linspace(0, n_batches - 1, min(n_check, n_batches)).astype(int))
+    batches = [X[b * batch_size : (b + 1) * batch_size] for b in checked]
+    rows = np.concatenate(
+        [b * batch_size + np.arange(len(x)) for b, x in zip(checked, batches, strict=True)]
+    )
+    expected = np.concatenate(
+        [predict_proba(model, x, batch_size=batch_size, precision=precision) for x in batches]
+    )
+    n_classes = expected.shape[1]
+    columns = answer_columns(n_classes)
+    y_cols, p_cols = columns[:n_classes], columns[n_classes:]
+    _expect(
+        set(columns) <= set(answers.columns),
+        f"columns are {list(answers.columns)}, expected {columns}. "
+        + (
+            "The first line of every answer is the header y_1,...,p_5: read it as the header, "
+            "pd.read_csv(io.StringIO(response.text)), not with header=None."
+            if all(isinstance(c, int) for c in answers.columns)
+            else f"Missing: {[c for c in columns if c not in answers.columns]}."
+        ),
+    )
+    if len(answers) < n:
+        missing = n - len(answers)
+        hint = (
+            f"the last, shorter batch ({missing} beats) is missing: range(0, len(X), "
+            f"{batch_size}) ends with it, and X[i:i + {batch_size}] takes it whole."
+            if missing == n % batch_size
+            else f"{missing // batch_size} batch(es) of {batch_size} are missing."
+            if missing % batch_size == 0
+            else f"send every beat, in batches of {batch_size}."
+        )
+        _expect(False, f"answers has {len(answers):,} rows, expected {n:,}: {hint}")
+    _expect(
+        len(answers) == n,
+        f"answers has {len(answers):,} rows, expected {n:,}: {len(answers) - n:,} too many. "
+        f"Are batches overlapping or sent twice? Step by {batch_size}: X[i:i + {batch_size}] "
+        f"for i in range(0, len(X), {batch_size}).",
+    )
+    _expect(
+        answers.index.equals(pd.RangeIndex(n)),
+        f"the index is not 0..{n - 1} (it starts {list(answers.index[:3])} and repeats "
+        "for every batch): join the answers with pd.concat(..., ignore_index=True) so that row "
+        "i is beat i.",
+    )
+    for column in columns:
+        _expect(
+            pd.api.types.is_numeric_dtype(answers[column]),
+            f"column {column} holds {answers[column].dtype} values, expected numbers: parse each "
+            "answer with pd.read_csv instead of keeping the text.",
+        )
+    y, p = answers[y_cols].to_numpy(dtype=float), answers[p_cols].to_numpy(dtype=float)
+    p_is_one_hot = np.isin(p, (0.0, 1.0)).all()
+    _expect(
+        not (p_is_one_hot and not np.isin(y, (0.0, 1.0)).all()),
+        "y_ and p_ are swapped: y_1..y_C are the one-hot predicted class (0 or 1), "
+        "p_1..p_C the probabilities.",
+    )
+    _expect(
+        np.allclose(p.sum(axis=1), 1, atol=1e-4) and not p_is_one_hot,
+        "every row of p_1..p_C must hold probabilities that sum to 1 (the p_ columns of the "
+        "answer, not the y_ ones).",
+    )
+    _expect(
+        np.isin(y, (0.0, 1.0)).all() and (y.sum(axis=1) == 1).all(),
+        "every row of y_1..y_C must be one-hot: a single 1 for the predicted class.",
+    )
+    got = p[rows]
+    if not np.allclose(got, expected, atol=1e-4):
+        bad = np.flatnonzero(~np.isclose(got, expected, atol=1e-4).all(axis=1))[:20]
+        distances = np.abs(p[None, :, :] - expected[bad, None, :]).max(axis=2)  # (bad, n)
+        found = distances.min(axis=1) <= 1e-4
+        where = distances.argmin(axis=1)
+        if found.all():
+            same_offset = (where - rows[bad]) % batch_size == 0
+            _expect(
+                not same_offset.all(),
+                f"the batches are out of order: the answer for beats {rows[bad[0]]:,}... sits "
+                f"at row {where[0]:,}. Keep each answer at its batch's place (append in the "
+                "order sent; if sent concurrently, order them by their start index).",
+            )
+            _expect(
+                False,
+                "the rows hold the right answers but in another order: keep the "
+                "beats of a batch in order and put the answers back in the order sent.",
+            )
+        _expect(
+            False,
+            f"p_ of beat {rows[bad[0]]:,} is {np.round(got[bad[0]], 4).tolist()}, the model says "
+            f"{np.round(expected[bad[0]], 4).tolist()}: send each beat whole and unchanged "
+            "(187 values, enough digits, e.g. np.savetxt(..., fmt='%.9g')).",
+        )
+    _expect(
+        (y.argmax(axis=1) == p.argmax(axis=1)).all(),
+        "y_ columns disagree with the most probable p_ column: keep each row's y_ and p_ together.",
+    )
+    latencies = np.asarray(latencies, dtype=float).ravel()
+    _expect(
+        len(latencies) == n_batches,
+        f"latencies has {len(latencies):,} entries, expected {n_batches:,}: one time per "
+        f"request of {batch_size} beats (time.perf_counter() around each post).",
+    )
+    _expect(
+        bool(np.isfinite(latencies).all() and (latencies > 0).all()),
+        "latencies must be positive numbers of seconds.",
+    )
+    _passed(
+        f"{n:,} beats in {n_batches:,} requests, answers in order with {', '.join(columns)}; "
+        f"median latency {np.median(latencies) * 1000:.0f} ms, 99th percentile "
+        f"{np.percentile(latencies, 99) * 1000:.0f} ms per batch."
+    )

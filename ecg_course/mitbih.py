@@ -133,6 +133,10 @@ BEAT_LENGTH = 187
 """Samples per beat after zero-padding (1.496 s at 125 Hz)."""
 LEAD = "MLII"
 """Preferred lead; records without it use their first lead."""
+CODE_VERSION = 1
+"""Version of the beat extraction: bump it when the algorithm changes in a way its
+parameters below do not show. It is part of the cache key (old caches are rebuilt) and
+of every saved model (:mod:`ecg_course.artifact` refuses models of another version)."""
 
 SPLITS: tuple[str, ...] = ("kachuee", "inter-patient")
 """Valid values of ``load_mitbih(split=...)``."""
@@ -284,6 +288,7 @@ def _cache_key(records: Sequence[str]) -> str:
         "beat_length": BEAT_LENGTH,
         "lead": LEAD,
         "symbols": AAMI_SYMBOLS,
+        "code_version": CODE_VERSION,
     }
     return cache.cache_key("mitbih_beats", params)
 

@@ -50,8 +50,8 @@ class ChannelsLastConv1d(nn.Conv1d):
     convolution of height 1; on a CPU, oneDNN's kernels are faster when the
     channels are the innermost axis (``channels_last``), and batch norm and ReLU
     then stay in that layout too. For the LSTM-FCN a training step on one CPU
-    thread is about 1.2 to 1.3 times faster (``python benchmarks/bench_ch2.py
-    --skip-notebook`` times both layouts).
+    thread is about 1.2 to 1.3 times faster, in float32 and under bfloat16 autocast
+    alike (``python -m benchmarks.bench_ch2 --skip-notebook`` times both layouts).
 
     Shapes:
         input: ``(B, C_in, 1, T)``; output: ``(B, C_out, 1, T_out)``, ``T_out`` as
@@ -139,6 +139,14 @@ class LSTMFCN(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        self.hparams: dict = {
+            "num_classes": num_classes, "seq_len": seq_len, "in_channels": in_channels,
+            "num_layers": num_layers, "hidden_size": hidden_size, "dropout": dropout,
+            "filters_1": filters_1, "filters_2": filters_2, "filters_3": filters_3,
+            "kernel_size_1": kernel_size_1, "kernel_size_2": kernel_size_2,
+            "kernel_size_3": kernel_size_3, "shuffle": shuffle,
+        }  # fmt: skip
+        """The constructor's arguments: ``LSTMFCN(**model.hparams)`` builds the same network."""
         self.num_classes = num_classes
         self.seq_len = seq_len
         self.in_channels = in_channels

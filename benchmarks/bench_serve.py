@@ -1,0 +1,221 @@
+"""Endpoint benchmark: the cost of HTTP, measured side by side with in-process inference.
+
+1. Takes real MIT-BIH beats (the first records of DS2, built by ``ecg_course.mitbih``)
+   and a seed-size LSTM-FCN (untrained: the weights do not change the arithmetic),
+   saved with ``save_model`` and served by ``start_endpoint`` on 127.0.0.1.
+2. Scores the beats in batches of 100 three ways, interleaved batch by batch (so
+   that the load of a shared machine falls on all three alike): in-process
+   ``predict_proba`` called from the main thread; the same from a worker thread, as
+   the server calls it; and through the endpoint (CSV written with ``np.savetxt``,
+   POSTed, the answer read with pandas, as chapter 2's client does). Reports beats/s
+   of each (the endpoint's time includes writing and reading the CSV), the ratio
+   endpoint / in-process, and the median and 99th-percentile latency per batch.
+   The endpoint's probabilities must equal the in-process ones exactly.
+3. Sends the bad-input suite (``payload.bad_requests``): every case must get its
+   4xx and message, and the server must still answer right afterwards.
+
+Prints a report and writes ``benchmarks/results/serve.json``. Needs the data
+(``ECG_COURSE_DATA`` or internet). Usage: ``python benchmarks/bench_serve.py [--beats N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import requests
+import torch
+
+from ecg_course import mitbih, payload
+from ecg_course.artifact import save_model
+from ecg_course.endpoint import start_endpoint
+from ecg_course.models import LSTMFCN
+from ecg_course.precision import PRECISIONS
+from ecg_course.training import predict_proba, seed_everything
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "serve.json"
+BATCH = 100
+WAYS = ("in_process", "worker_thread", "endpoint")
+TARGET_RATIO = 0.70
+"""Endpoint throughput must be at least this share of in-process predict_proba's."""
+
+
+def in_process(
+    model: torch.nn.Module, batch: np.ndarray, precision: str
+) -> tuple[np.ndarray, float]:
+    """Probabilities of one batch and the seconds predict_proba took."""
+    start = time.perf_counter()
+    proba = predict_proba(model, batch, batch_size=BATCH, precision=precision)
+    return proba, time.perf_counter() - start
+
+
+def through_endpoint(
+    session: requests.Session, url: str, batch: np.ndarray
+) -> tuple[np.ndarray, float, float]:
+    """Probabilities of one batch through the endpoint, the request's seconds (latency),
+    and the seconds of the whole exchange (CSV written, POSTed, answer read)."""
+    start = time.perf_counter()
+    body = io.StringIO()
+    np.savetxt(body, batch, delimiter=",", fmt="%.9g")
+    sent = time.perf_counter()
+    response = session.post(
+        f"{url}/invocations", data=body.getvalue(), headers={"Content-Type": payload.CSV}
+    )
+    latency = time.perf_counter() - sent
+    response.raise_for_status()
+    answers = pd.read_csv(io.StringIO(response.text))
+    proba = answers[payload.answer_columns(5)[5:]].to_numpy(dtype=np.float32)
+    return proba, latency, time.perf_counter() - start
+
+
+def interleaved(
+    model: torch.nn.Module, url: str, X: np.ndarray, rounds: int, precision: str
+) -> dict:
+    """Seconds and latencies per batch of the three ways, run batch by batch in turn."""
+    seconds = {way: [] for way in WAYS}
+    latency = {"in_process": [], "endpoint": []}
+    max_diff = 0.0
+    with ThreadPoolExecutor(max_workers=1) as worker, requests.Session() as session:
+        for round_ in range(rounds):
+            for k, i in enumerate(range(0, len(X), BATCH)):
+                batch, turn = X[i : i + BATCH], (round_ + k) % len(WAYS)
+                for way in WAYS[turn:] + WAYS[:turn]:  # each way goes first in turn
+                    if way == "in_process":
+                        local, took = in_process(model, batch, precision)
+                        latency[way].append(took)
+                    elif way == "worker_thread":
+                        took = worker.submit(in_process, model, batch, precision).result()[1]
+                    else:
+                        remote, wait, took = through_endpoint(session, url, batch)
+                        latency[way].append(wait)
+                    seconds[way].append(took)
+                max_diff = max(max_diff, float(np.abs(remote - local).max()))
+    return {"seconds": seconds, "latency": latency, "max_abs_diff": max_diff}
+
+
+def bad_input_suite(url: str, model: torch.nn.Module, X: np.ndarray, precision: str) -> list[dict]:
+    """Send every bad request; after each, the server must be healthy and still right."""
+    check = X[:5]
+    expected = predict_proba(model, check, batch_size=BATCH, precision=precision)
+    body = io.StringIO()
+    np.savetxt(body, check, delimiter=",", fmt="%.9g")
+    rows = []
+    for case in payload.bad_requests(X.shape[1]):
+        headers = {} if case.content_type is None else {"Content-Type": case.content_type}
+        response = requests.post(f"{url}/invocations", data=case.body, headers=headers)
+        detail = response.json().get("detail", "")
+        health = requests.get(f"{url}/health").status_code
+        after = requests.post(
+            f"{url}/invocations", data=body.getvalue(), headers={"Content-Type": payload.CSV}
+        )
+        answers = pd.read_csv(io.StringIO(after.text)) if after.ok else None
+        still_right = answers is not None and np.array_equal(
+            answers[payload.answer_columns(5)[5:]].to_numpy(dtype=np.float32), expected
+        )
+        rows.append({
+            "case": case.name, "expected": case.status, "status": response.status_code,
+            "message": detail, "message_ok": case.says in detail,
+            "health_after": health, "still_right": bool(still_right),
+        })  # fmt: skip
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--beats", type=int, default=2000, help="beats per round")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the beats")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="of the endpoint and of in-process predict_proba alike")  # fmt: skip
+    args, others = parser.parse_known_args()  # tasks.py bench passes every script the same
+    if others:
+        print(f"(bench_serve ignores {' '.join(others)})")
+    X = mitbih.build_beats(mitbih.DS2[:3], progress=False)[0][: args.beats]
+    seed_everything(0)
+    model = LSTMFCN().eval()
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_model(model, Path(folder) / "lstm_fcn.pt")
+        start = time.perf_counter()
+        endpoint = start_endpoint(path, device="cpu", precision=args.precision)
+        startup = time.perf_counter() - start
+        try:
+            interleaved(model, endpoint.url, X[:300], 1, args.precision)  # warm up
+            measured = interleaved(model, endpoint.url, X, args.rounds, args.precision)
+            suite = bad_input_suite(endpoint.url, model, X, args.precision)
+        finally:
+            endpoint.stop()
+    n_beats = len(X) * args.rounds
+    rate = {way: n_beats / sum(s) for way, s in measured["seconds"].items()}
+    local_rate, thread_rate, remote_rate = (
+        rate["in_process"],
+        rate["worker_thread"],
+        rate["endpoint"],
+    )
+    local_lat = np.array(measured["latency"]["in_process"]) * 1000
+    remote_lat = np.array(measured["latency"]["endpoint"]) * 1000
+    max_diff = measured["max_abs_diff"]
+    ratio = remote_rate / local_rate
+    suite_ok = all(
+        row["status"] == row["expected"] and row["message_ok"] and row["health_after"] == 200
+        and row["still_right"] for row in suite
+    )  # fmt: skip
+    results = {
+        "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
+        "beats": len(X), "batch": BATCH, "rounds": args.rounds,
+        "startup_seconds": startup,
+        "in_process_beats_per_s": local_rate, "endpoint_beats_per_s": remote_rate,
+        "in_process_worker_thread_beats_per_s": thread_rate,
+        "ratio": ratio, "target_ratio": TARGET_RATIO,
+        "in_process_ms_per_batch": {"median": float(np.median(local_lat)),
+                                    "p99": float(np.percentile(local_lat, 99))},
+        "endpoint_ms_per_batch": {"median": float(np.median(remote_lat)),
+                                  "p99": float(np.percentile(remote_lat, 99))},
+        "max_abs_diff": max_diff, "bad_input_suite": suite, "bad_input_suite_ok": suite_ok,
+    }  # fmt: skip
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+
+    print(f"{len(X):,} real MIT-BIH beats (records {', '.join(mitbih.DS2[:3])}), batches of "
+          f"{BATCH}, {args.rounds} rounds interleaved batch by batch, {torch.get_num_threads()} "
+          f"torch threads, precision {args.precision}; "
+          f"endpoint started in {startup:.1f} s")  # fmt: skip
+    print(
+        f"  in-process predict_proba: {local_rate:8.1f} beats/s, per batch median "
+        f"{np.median(local_lat):.1f} ms, p99 {np.percentile(local_lat, 99):.1f} ms"
+    )
+    print(
+        f"  in-process, worker thread: {thread_rate:7.1f} beats/s (where the server calls the "
+        f"model; endpoint / this: {remote_rate / thread_rate:.2f})"
+    )
+    print(
+        f"  through the endpoint:     {remote_rate:8.1f} beats/s, per batch median "
+        f"{np.median(remote_lat):.1f} ms, p99 {np.percentile(remote_lat, 99):.1f} ms"
+    )
+    print(
+        f"  endpoint / in-process: {ratio:.2f} (target >= {TARGET_RATIO:.2f}): "
+        f"{'PASS' if ratio >= TARGET_RATIO else 'FAIL'}; max |p difference| {max_diff:.1e}"
+    )
+    print(
+        f"  bad-input suite: {sum(r['status'] == r['expected'] for r in suite)}/{len(suite)} "
+        f"answered with the expected 4xx and message, server healthy and right after each: "
+        f"{'PASS' if suite_ok else 'FAIL'}"
+    )
+    for row in suite:
+        print(
+            f"    {row['case']:<26} {row['status']} (expected {row['expected']}): "
+            f"{row['message'][:70]}"
+        )
+    print(f"Written to {RESULTS.relative_to(ROOT)}")
+    return 0 if ratio >= TARGET_RATIO and suite_ok and max_diff == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,254 @@
+"""What travels over HTTP to and from the endpoint: beats in, the seed's answer table out.
+
+Requests (``POST /invocations``), one beat of ``T`` samples per row:
+
+* ``Content-Type: text/csv``: one beat per line, ``T`` numbers separated by commas,
+  no header, no label (as the seed sent the test split to its endpoint);
+* ``Content-Type: application/json``: ``{"instances": [[T numbers], ...]}``.
+
+Answers, one row per beat in the order sent, with the seed endpoint's columns:
+``y_1 .. y_C``, the predicted class one-hot (1 for the most probable class, 0
+elsewhere), then ``p_1 .. p_C``, the class probabilities. As CSV they come with a
+header line; as JSON, ``{"predictions": [{"y_1": 0, ..., "p_C": 0.01}, ...]}``.
+Probabilities are written with 9 significant digits, which gives back the
+model's float32 values exactly.
+
+Everything here is plain Python and NumPy (no web framework), so the rules can
+be tested, and reused by clients, without a server.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "CSV",
+    "JSON",
+    "MAX_BODY_BYTES",
+    "BadRequest",
+    "PayloadError",
+    "answer_columns",
+    "bad_requests",
+    "format_answers",
+    "parse_beats",
+]
+
+CSV = "text/csv"
+JSON = "application/json"
+MAX_BODY_BYTES = 6 * 1024 * 1024
+"""Largest request body the endpoint reads (6 MiB, about 3,000 beats as CSV); larger
+bodies are answered 413. The seed's cloud endpoint capped a request the same way."""
+
+
+class PayloadError(ValueError):
+    """A request the endpoint cannot use; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def answer_columns(n_classes: int) -> list[str]:
+    """``["y_1", ..., "y_C", "p_1", ..., "p_C"]``: the columns of an answer, in order."""
+    return [f"y_{c}" for c in range(1, n_classes + 1)] + [f"p_{c}" for c in range(1, n_classes + 1)]
+
+
+def media_type(header: str | None) -> str:
+    """The media type of a Content-Type header, lowercase, without parameters (``charset``)."""
+    return (header or "").split(";")[0].strip().lower()
+
+
+def parse_beats(body: bytes, content_type: str | None, length: int) -> np.ndarray:
+    """Beats ``(n, length)`` float32 from a request body, or a :class:`PayloadError`.
+
+    Args:
+        body: the raw request body.
+        content_type: the request's Content-Type header (``text/csv`` or
+            ``application/json``, parameters such as ``charset`` allowed).
+        length: samples per beat ``T`` the model reads (187 for MIT-BIH).
+
+    Raises:
+        PayloadError: 413 for a body over :data:`MAX_BODY_BYTES`; 415 for another
+            content type; 400 for an empty body, text that is not UTF-8, malformed
+            JSON, a row with another number of values than ``length``, a value that
+            is not a number, or NaN / inf. The message names the row and value.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadError(
+            f"body of {len(body):,} bytes is over the limit of {MAX_BODY_BYTES:,} bytes: "
+            "send fewer beats per request.",
+            status=413,
+        )
+    kind = media_type(content_type)
+    if kind not in (CSV, JSON):
+        what = (
+            "no Content-Type header"
+            if not kind
+            else f"Content-Type {content_type!r} is not supported"
+        )
+        raise PayloadError(
+            f"{what}: send the beats as {CSV} "
+            f'(one beat per line) or {JSON} ({{"instances": [[...], ...]}}).',
+            status=415,
+        )
+    if not body.strip():
+        raise PayloadError(
+            f"empty body: send at least one beat of {length} values "
+            + ("(one beat per line)." if kind == CSV else '({"instances": [[...]]}).')
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PayloadError(f"body is not UTF-8 text ({error}).") from error
+    rows = _csv_rows(text, length) if kind == CSV else _json_rows(text, length)
+    beats = np.asarray(rows, dtype=np.float32).reshape(len(rows), length)
+    finite = np.isfinite(beats)
+    if not finite.all():
+        row, column = np.argwhere(~finite)[0]
+        raise PayloadError(
+            f"row {row + 1}, value {column + 1} is {beats[row, column]}: "
+            "beats must hold finite numbers only (no NaN or inf)."
+        )
+    return beats
+
+
+def _csv_rows(text: str, length: int) -> list[np.ndarray]:
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()  # a final newline is fine
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        fields = line.split(",")
+        if len(fields) != length:
+            what = "is empty" if not line.strip() else f"has {len(fields)} values"
+            raise PayloadError(
+                f"row {i} {what}, expected {length}: one beat of {length} comma-separated "
+                "samples per line, without a header or a label column."
+            )
+        try:
+            rows.append(np.array(fields, dtype=np.float64))
+        except ValueError:
+            column, value = next((j, f) for j, f in enumerate(fields, start=1) if not _is_number(f))
+            raise PayloadError(
+                f"row {i}, value {column}: {value.strip()!r} is not a number "
+                "(send the beats only: no header line, no text)."
+            ) from None
+    return rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_rows(text: str, length: int) -> list[list[float]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PayloadError(f"body is not valid JSON: {error}.") from error
+    if not isinstance(document, dict) or "instances" not in document:
+        raise PayloadError(
+            f'expected a JSON object {{"instances": [[{length} numbers], ...]}}, '
+            f"got a {type(document).__name__}"
+            + (f" with keys {sorted(document)}." if isinstance(document, dict) else ".")
+        )
+    rows = document["instances"]
+    if not isinstance(rows, list) or not rows:
+        raise PayloadError('"instances" must be a non-empty list of beats.')
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, list) or len(row) != length:
+            got = f"{len(row)} values" if isinstance(row, list) else f"a {type(row).__name__}"
+            raise PayloadError(f"row {i} has {got}, expected a list of {length} numbers.")
+        for j, value in enumerate(row, start=1):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise PayloadError(f"row {i}, value {j}: {value!r} is not a number.")
+    return rows
+
+
+def format_answers(proba: np.ndarray, kind: str) -> str:
+    """The answer table of probabilities ``(n, C)``, as CSV (with header) or JSON text.
+
+    ``y_c`` is 1 for the most probable class of each row and 0 elsewhere; ``p_c``
+    is ``proba[:, c - 1]``.
+    """
+    proba = np.asarray(proba, dtype=np.float32)
+    n, n_classes = proba.shape
+    one_hot = np.zeros((n, n_classes), dtype=np.int64)
+    one_hot[np.arange(n), proba.argmax(axis=1)] = 1
+    columns = answer_columns(n_classes)
+    if kind == CSV:
+        lines = [",".join(columns)]
+        for y_row, p_row in zip(one_hot.tolist(), proba.tolist(), strict=True):
+            lines.append(",".join([*map(str, y_row), *(f"{p:.9g}" for p in p_row)]))
+        return "\n".join(lines) + "\n"
+    if kind == JSON:
+        records = [
+            dict(zip(columns, [*y_row, *p_row], strict=True))
+            for y_row, p_row in zip(one_hot.tolist(), proba.tolist(), strict=True)
+        ]
+        return json.dumps({"predictions": records})
+    raise ValueError(f"kind must be {CSV!r} or {JSON!r}; got {kind!r}.")
+
+
+class BadRequest(NamedTuple):
+    """A request the endpoint must refuse: its body, the 4xx expected, what the answer says."""
+
+    name: str
+    content_type: str | None
+    body: bytes
+    status: int
+    says: str
+    """A part of the expected error message."""
+
+
+def bad_requests(length: int = 187) -> list[BadRequest]:
+    """The bad inputs every endpoint test and benchmark sends (each must get its 4xx)."""
+    beat = ",".join(["0.5"] * length)
+    text_beat = beat.replace("0.5", "abc", 1)
+    json_beat = [0.5] * length
+    too_large = (beat + "\n") * (MAX_BODY_BYTES // (len(beat) + 1) + 1)
+
+    def as_json(document: object) -> bytes:
+        return json.dumps(document).encode()
+
+    # fmt: off
+    return [
+        BadRequest("too few columns", CSV, beat[4:].encode(), 400,
+                   f"row 1 has {length - 1} values, expected {length}"),
+        BadRequest("too many columns", CSV, f"{beat}\n{beat},0.5".encode(), 400,
+                   f"row 2 has {length + 1} values, expected {length}"),
+        BadRequest("a header line", CSV, (",".join(["x"] * length) + "\n" + beat).encode(), 400,
+                   "row 1, value 1: 'x' is not a number"),
+        BadRequest("text in a row", CSV, f"{beat}\n{text_beat}".encode(), 400,
+                   "row 2, value 1: 'abc' is not a number"),
+        BadRequest("NaN", CSV, (beat[:-3] + "nan").encode(), 400,
+                   f"row 1, value {length} is nan"),
+        BadRequest("inf", CSV, f"{beat}\n-inf{beat[3:]}".encode(), 400, "row 2, value 1 is -inf"),
+        BadRequest("empty body", CSV, b"", 400, "empty body"),
+        BadRequest("blank row between beats", CSV, f"{beat}\n\n{beat}".encode(), 400,
+                   "row 2 is empty"),
+        BadRequest("not UTF-8", CSV, beat.encode() + b"\xff", 400, "not UTF-8"),
+        BadRequest("no Content-Type", None, beat.encode(), 415, "no Content-Type header"),
+        BadRequest("another Content-Type", "text/plain", beat.encode(), 415,
+                   "Content-Type 'text/plain' is not supported"),
+        BadRequest("body over MAX_BODY_BYTES", CSV, too_large.encode(), 413,
+                   f"over the limit of {MAX_BODY_BYTES:,} bytes"),
+        BadRequest("malformed JSON", JSON, b'{"instances": [[0.5, 0.5', 400,
+                   "not valid JSON"),
+        BadRequest("JSON without instances", JSON, as_json({"beats": [json_beat]}), 400,
+                   "with keys ['beats']"),
+        BadRequest("JSON text value", JSON, as_json({"instances": [["0.5"] * length]}), 400,
+                   "row 1, value 1: '0.5' is not a number"),
+        BadRequest("JSON NaN", JSON, as_json({"instances": [json_beat[:-1] + [math.nan]]}), 400,
+                   f"row 1, value {length} is nan"),
+        BadRequest("JSON wrong length", JSON, as_json({"instances": [json_beat[:-2]]}), 400,
+                   f"row 1 has {length - 2} values"),
+    ]
+    # fmt: on

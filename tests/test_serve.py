@@ -1,0 +1,175 @@
+"""The model endpoint, tested against real servers on 127.0.0.1 (``python -m ecg_course.serve``)."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+import torch
+
+from ecg_course import artifact, mitbih, payload
+from ecg_course.endpoint import EndpointError, start_endpoint
+from ecg_course.models import LSTMFCN
+from ecg_course.training import predict_proba
+
+TINY = dict(hidden_size=8, filters_1=8, filters_2=16, filters_3=8)
+COLUMNS = payload.answer_columns(5)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A small untrained LSTM-FCN and its saved file."""
+    torch.manual_seed(0)
+    model = LSTMFCN(**TINY).eval()
+    path = artifact.save_model(model, tmp_path_factory.mktemp("model") / "tiny.pt")
+    return model, path
+
+
+@pytest.fixture(scope="module")
+def endpoint(tiny_model):
+    with start_endpoint(tiny_model[1]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def beats():
+    return np.random.default_rng(0).random((300, 187), dtype=np.float32)
+
+
+def _csv(X: np.ndarray) -> str:
+    buffer = io.StringIO()
+    np.savetxt(buffer, X, delimiter=",", fmt="%.9g")
+    return buffer.getvalue()
+
+
+def _invoke_csv(url: str, X: np.ndarray, session=requests) -> pd.DataFrame:
+    response = session.post(
+        f"{url}/invocations", data=_csv(X), headers={"Content-Type": "text/csv"}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return pd.read_csv(io.StringIO(response.text))
+
+
+def _assert_answers(answers: pd.DataFrame, model, X: np.ndarray) -> None:
+    expected = predict_proba(model, X, batch_size=len(X), precision="auto")  # as the server
+    assert list(answers.columns) == COLUMNS
+    proba = answers[COLUMNS[5:]].to_numpy(dtype=np.float32)
+    np.testing.assert_array_equal(proba, expected)  # 9 digits give the float32 values back
+    one_hot = answers[COLUMNS[:5]].to_numpy()
+    np.testing.assert_array_equal(one_hot, np.eye(5, dtype=int)[expected.argmax(axis=1)])
+
+
+def test_health_describes_the_model(endpoint):
+    health = endpoint.health()
+    assert health["status"] == "ok"
+    assert health["classes"] == list(mitbih.CLASSES)
+    assert health["input_length"] == 187
+    assert health["preprocessing_version"] == mitbih.CODE_VERSION
+    assert health["max_body_bytes"] == payload.MAX_BODY_BYTES
+
+
+def test_csv_round_trip_equals_predict_proba(endpoint, tiny_model, beats):
+    _assert_answers(_invoke_csv(endpoint.url, beats[:100]), tiny_model[0], beats[:100])
+
+
+def test_json_round_trip_and_accept_header(endpoint, tiny_model, beats):
+    url = f"{endpoint.url}/invocations"
+    response = requests.post(url, json={"instances": beats[:7].tolist()}, timeout=60)
+    assert response.status_code == 200 and response.headers["content-type"] == payload.JSON
+    _assert_answers(pd.DataFrame(response.json()["predictions"]), tiny_model[0], beats[:7])
+    response = requests.post(
+        url, data=_csv(beats[:7]), headers={"Content-Type": payload.CSV, "Accept": payload.JSON}
+    )
+    assert response.headers["content-type"] == payload.JSON
+    _assert_answers(pd.DataFrame(response.json()["predictions"]), tiny_model[0], beats[:7])
+
+
+@pytest.mark.parametrize("case", payload.bad_requests(), ids=lambda case: case.name)
+def test_bad_input_gets_its_4xx_and_the_server_keeps_serving(endpoint, tiny_model, beats, case):
+    headers = {} if case.content_type is None else {"Content-Type": case.content_type}
+    response = requests.post(
+        f"{endpoint.url}/invocations", data=case.body, headers=headers, timeout=60
+    )
+    assert response.status_code == case.status, response.text
+    assert case.says in response.json()["detail"]
+    assert endpoint.health()["status"] == "ok"
+    _assert_answers(_invoke_csv(endpoint.url, beats[:3]), tiny_model[0], beats[:3])
+
+
+def test_eight_concurrent_clients_get_the_serial_answers(endpoint, beats):
+    batches = [beats[i : i + 30] for i in range(0, 240, 30)]  # 8 batches
+    with requests.Session() as session:
+        serial = [_invoke_csv(endpoint.url, batch, session) for batch in batches]
+
+    def client(batch):
+        with requests.Session() as session:
+            return [_invoke_csv(endpoint.url, batch, session) for _ in range(3)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(client, batches))
+    for answers, repeats in zip(serial, concurrent, strict=True):
+        for repeat in repeats:
+            pd.testing.assert_frame_equal(repeat, answers)
+
+
+def test_a_file_from_another_preprocessing_version_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(mitbih, "CODE_VERSION", mitbih.CODE_VERSION + 1)
+    path = artifact.save_model(LSTMFCN(**TINY), tmp_path / "future.pt")
+    with pytest.raises(EndpointError, match="exited with status 2(.|\n)*preprocessing version 2"):
+        start_endpoint(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_graceful_shutdown_finishes_the_request_and_leaves_nothing(tmp_path):
+    torch.manual_seed(0)
+    path = artifact.save_model(LSTMFCN(), tmp_path / "seed_size.pt")  # slow enough to be caught
+    port = _free_port()
+    endpoint = start_endpoint(path, port=port, device="cpu")
+    assert endpoint.url == f"http://127.0.0.1:{port}"
+    X = np.random.default_rng(1).random((1500, 187), dtype=np.float32)  # seconds on 2 cores
+    result: dict = {}
+
+    def request() -> None:
+        result["answers"] = _invoke_csv(endpoint.url, X)
+        result["done"] = time.monotonic()
+
+    client = threading.Thread(target=request)
+    client.start()
+    time.sleep(0.3)
+    stop_called = time.monotonic()
+    endpoint.stop()
+    client.join()
+    assert result["done"] > stop_called, "the request ended before stop(): nothing was tested"
+    assert len(result["answers"]) == len(X)
+    _assert_no_trace(endpoint, port)
+
+
+def test_server_exits_when_its_parent_goes(tiny_model):
+    endpoint = start_endpoint(tiny_model[1])
+    port = int(endpoint.url.rsplit(":", 1)[1])
+    endpoint.process.stdin.close()  # what a dead notebook kernel does to its child
+    endpoint.process.wait(timeout=30)
+    endpoint.stop()
+    _assert_no_trace(endpoint, port)
+
+
+def _assert_no_trace(endpoint, port: int) -> None:
+    assert endpoint.process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(endpoint.process.pid, 0)  # exited and reaped: no zombie either
+    assert not endpoint._reader.is_alive()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
