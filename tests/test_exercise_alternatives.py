@@ -125,6 +125,19 @@ ALTERNATIVES = {
             "precision": precision, "recall": recall, "f1": f1,
         }, index=CLASSES)
     """,
+    "send X_test in batches of 100; build answers and latencies": """
+        session = requests.Session()
+        replies, latencies = [], []
+        for batch in np.array_split(X_test, range(100, len(X_test), 100)):
+            csv_text = pd.DataFrame(batch).to_csv(header=False, index=False, float_format="%.9g")
+            t0 = time.perf_counter()
+            reply = session.post(INVOKE_URL, data=csv_text, headers={"Content-Type": "text/csv"})
+            latencies.append(time.perf_counter() - t0)
+            reply.raise_for_status()
+            replies.append(pd.read_csv(io.StringIO(reply.text)))
+        session.close()
+        answers = pd.concat(replies).reset_index(drop=True)
+    """,
 }
 
 
