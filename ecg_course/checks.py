@@ -1220,6 +1220,12 @@ def check_endpoint_client(
         bool(np.isfinite(latencies).all() and (latencies > 0).all()),
         "latencies must be positive numbers of seconds.",
     )
+    _expect(
+        float(np.median(latencies)) < 60,
+        f"the median latency is {np.median(latencies):,.0f}: that is milliseconds, not "
+        "seconds (a local request of 100 beats takes well under a minute). Keep "
+        "time.perf_counter() differences as they are.",
+    )
     _passed(
         f"{n:,} beats in {n_batches:,} requests, answers in order with {', '.join(columns)}; "
         f"median latency {np.median(latencies) * 1000:.0f} ms, 99th percentile "

@@ -1324,3 +1324,20 @@ def test_table_valid_answers(answer, capsys):
 )
 def test_every_exercise_has_enough_answers(wrong, valid):
     assert len(wrong) >= 5 and len(valid) >= 2 + 1  # the official one and two others
+
+
+# --- exercise ex2-endpoint-client (its full library is tests/test_check_endpoint_client.py) --
+
+
+def test_endpoint_client_latencies_in_milliseconds():
+    torch.manual_seed(0)
+    model = LSTMFCN(num_classes=5, seq_len=40, **SMALL_FCN).eval()
+    X = np.random.default_rng(5).random((150, 40), dtype=np.float32)
+    answers = pd.DataFrame(
+        predict_proba(model, X, precision="fp32"), columns=[f"p_{c}" for c in range(1, 6)]
+    )
+    for c in range(1, 6):
+        answers[f"y_{c}"] = (answers.filter(like="p_").to_numpy().argmax(1) == c - 1).astype(int)
+    checks.check_endpoint_client(answers, [0.04, 0.03], model, X)
+    with pytest.raises(checks.ExerciseError, match="milliseconds, not seconds"):
+        checks.check_endpoint_client(answers, [150.0, 120.0], model, X)  # ms
