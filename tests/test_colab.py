@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -168,6 +169,36 @@ def test_snapshot_is_colabs_and_admitted_by_pyproject(snapshot):
     assert not refused, "pyproject.toml would make pip change Colab's packages:\n" + "\n".join(
         refused
     )
+
+
+def _pip_args(cell: str, constraints: Path) -> list[str]:
+    """The arguments of the cell's ``%pip install``, with our constraints and checkout."""
+    line = next(x.strip() for x in cell.splitlines() if x.strip().startswith("%pip install"))
+    args = shlex.split(line)[2:]
+    args[args.index("-c") + 1] = str(constraints)
+    return [f"ecg_course @ {ROOT.as_uri()}" if a.startswith("ecg_course @ ") else a for a in args]
+
+
+# Colab's pandas a year before the snapshot; every wfdb release that reads MIT-BIH under
+# numpy 2 (4.2+) needs pandas>=2.2.3, and pyproject.toml asks for wfdb>=4.2.
+YEAR_OLD_PANDAS = "2.2.2"
+
+
+def test_year_old_runtime_stops_with_pips_conflict_instead_of_upgrading(colab_venv, tmp_path):
+    """On a runtime with pandas 2.2.2 the cell's install must not upgrade pandas: pip,
+    bound by the cell's constraints, refuses and names the conflict (a dry run)."""
+    versions = {**colab_venv, "pandas": YEAR_OLD_PANDAS}
+    constraints = tmp_path / "colab.txt"
+    constraints.write_text("".join(f"{n}=={v}\n" for n, v in versions.items()))
+    args = _pip_args(_install_cell(CHAPTER_1), constraints)
+    dry = subprocess.run(
+        [str(PYTHON), "-m", "pip", "install", "--dry-run", *args],
+        capture_output=True,
+        text=True,
+    )
+    output = dry.stdout + dry.stderr
+    assert dry.returncode != 0, f"expected pip to refuse, it would install:\n{output}"
+    assert f"(constraint) pandas=={YEAR_OLD_PANDAS}" in output and "wfdb" in output, output
 
 
 def test_install_cell_keeps_colab_packages_then_course_runs(snapshot, colab_venv, tmp_path):
