@@ -16,9 +16,10 @@ Where this differs from Colab, on purpose:
   torch range admits Colab's version, so the install keeps it.
 * Packages outside the snapshot that its pins pull in get pip's newest versions.
 
-The environment is kept in ``.cache/colab-venv`` (``ECG_COURSE_COLAB_VENV`` to choose
-another place) and rebuilt whenever the snapshot, the torch pin or Python change, or
-when what is installed there differs from what was recorded when it was built.
+The environment is kept in ``~/.cache/ecg_course-colab-venv`` (``ECG_COURSE_COLAB_VENV``
+to choose another place), outside the clone so that fresh clones reuse it, and rebuilt
+whenever the snapshot, the torch pin or Python change, or when what is installed there
+differs from what was recorded when it was built.
 Outside CI the test is skipped, saying so, when pip cannot reach the package registry.
 """
 
@@ -45,7 +46,10 @@ from ecg_course.colab import InstallChange, canonical, compare
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "colab" / "snapshot.txt"
-VENV = Path(os.environ.get("ECG_COURSE_COLAB_VENV", ROOT / ".cache" / "colab-venv"))
+# Outside the clone, so that CI's fresh clones reuse it; its stamp says when to rebuild.
+VENV = Path(
+    os.environ.get("ECG_COURSE_COLAB_VENV", Path.home() / ".cache" / "ecg_course-colab-venv")
+)
 PYTHON = VENV / "bin" / "python"
 STAMP = VENV / "colab-base.json"
 NOTEBOOKS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -56,8 +60,7 @@ PACKAGE_TESTS = ["test_checks.py", "test_data.py", "test_lstm_fcn.py", "test_met
                  "test_mitbih.py", "test_models.py", "test_training.py"]  # fmt: skip
 REQUIREMENT = re.compile(r'"ecg_course @ ([^"]+)"')
 
-sys.path.insert(0, str(ROOT / "tools"))
-import colab_snapshot  # noqa: E402  (tools/ is not a package)
+from tools import colab_snapshot  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -241,12 +244,16 @@ def test_install_cell_keeps_colab_packages_then_course_runs(snapshot, colab_venv
         f"expected ecg_course from the Colab venv, got {where.stdout}"
     )
     tests = [ROOT / "tests" / name for name in PACKAGE_TESTS]
-    _run(PYTHON, "-P", "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
-         "-W", "ignore::DeprecationWarning", *tests, cwd=ROOT)  # fmt: skip
-    execute = ("import sys; from pathlib import Path; sys.path.insert(0, 'tools'); "
-               "from execute_solutions import execute; "
-               f"execute(Path({str(CHAPTER_1)!r}), save=False)")  # fmt: skip
-    _run(PYTHON, "-P", "-c", execute, cwd=ROOT)
+    # pythonpath= keeps the checkout off sys.path: the tests import the installed package.
+    _run(PYTHON, "-P", "-m", "pytest", "-q", "-o", "addopts=", "-o", "pythonpath=",
+         "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning", *tests,
+         cwd=ROOT)  # fmt: skip
+    # Chapter 1 end to end with the smoke budget and without its accuracy claims: this
+    # checks that the notebook runs on Colab's versions; nbval checks its numbers.
+    execute = ("from pathlib import Path; from tools.execute_solutions import execute; "
+               f"execute(Path({str(CHAPTER_1)!r}), save=False, "
+               "overrides={'PRESET': 'smoke'}, skip_tags={'claim'})")  # fmt: skip
+    _run(PYTHON, "-c", execute, cwd=ROOT)
 
 
 def test_parse_freeze_reads_pins_and_wheel_urls():

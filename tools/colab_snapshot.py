@@ -11,11 +11,11 @@ changes any of them.
 
 Refresh from the upstream repository's newest commit (needs access to GitHub)::
 
-    python3 tools/colab_snapshot.py
+    python3 -m tools.colab_snapshot
 
 or from copies of the two files already on disk (the commit and its date given by hand)::
 
-    python3 tools/colab_snapshot.py --from ../shared/colab --commit SHA --date YYYY-MM-DD
+    python3 -m tools.colab_snapshot --from ../shared/colab --commit SHA --date YYYY-MM-DD
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ from pathlib import Path
 
 import tomllib
 
+from ecg_course.colab import canonical  # standard library only: runs without the venv
+
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "colab" / "snapshot.txt"
 UPSTREAM = "googlecolab/backend-info"
-
-sys.path.insert(0, str(ROOT))
-from ecg_course.colab import canonical  # noqa: E402  (standard library only)
 
 # What is taken from Colab's freeze besides ecg_course's own dependencies (read from
 # pyproject.toml): the direct dependencies of those that Colab preinstalls, the
