@@ -3,6 +3,11 @@
 A checker prints one line starting with "Correct" when the answer passes, and
 raises :class:`ExerciseError` (an ``AssertionError``) naming the first problem
 otherwise, e.g. "validation set has 800 rows, expected 1,000".
+
+Where a checker can recompute the right answer it does, and compares the whole
+answer with it; when they differ it recomputes the answers that the usual
+mistakes give (another class column, argmax labels, a split without
+``random_state``...) so that the message names the mistake that was made.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
+from sklearn import metrics as skm
+from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -48,8 +56,93 @@ def _passed(message: str) -> None:
     print(f"Correct: {message}")
 
 
-def _row_keys(X: np.ndarray) -> set[bytes]:
-    return {row.tobytes() for row in np.ascontiguousarray(X, dtype=np.float32)}
+def _row_keys(X: np.ndarray) -> list[bytes]:
+    return [row.tobytes() for row in np.ascontiguousarray(X, dtype=np.float32)]
+
+
+def _same_rows(A, B) -> bool:
+    A, B = np.asarray(A), np.asarray(B)
+    return A.shape == B.shape and np.array_equal(A.astype(np.float64), B.astype(np.float64))
+
+
+def _numpy_answer(value, name: str) -> np.ndarray:
+    """``value`` as an array; a tensor or a DataFrame is refused with a message."""
+    if isinstance(value, torch.Tensor):
+        raise ExerciseError(
+            f"{name} is a torch.Tensor; later cells need a NumPy array: convert with "
+            f"{name}.detach().cpu().numpy()."
+        )
+    if isinstance(value, pd.DataFrame | pd.Series):
+        raise ExerciseError(
+            f"{name} is a pandas {type(value).__name__}; later cells need a NumPy array: "
+            "convert with .to_numpy()."
+        )
+    return np.asarray(value)
+
+
+# --- the model's own answer, in float32 and in the package's default precision --------------
+
+
+def _model_proba(
+    model: nn.Module, X, batch_size: int = 256, dtype: torch.dtype | None = None
+) -> np.ndarray:
+    """Probabilities (n, C) of beats X in eval mode, in float32 or under autocast to dtype."""
+    model.eval()
+    device = next(model.parameters()).device
+    X = torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float32)
+    chunks = []
+    with torch.no_grad():
+        for i in range(0, len(X), batch_size):
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits = model(X[i : i + batch_size].to(device))
+            chunks.append(torch.softmax(logits.float(), dim=1).cpu())
+    return torch.cat(chunks).numpy()
+
+
+def _sixteen_bit(model: nn.Module) -> list[torch.dtype]:
+    """The 16-bit formats a student may compute in on the model's device."""
+    on_cuda = next(model.parameters()).device.type == "cuda"
+    return [torch.bfloat16, torch.float16] if on_cuda else [torch.bfloat16]
+
+
+def _references(model: nn.Module, X) -> tuple[list[np.ndarray], float]:
+    """The model's probabilities in float32, as ``predict_proba`` gives them by default and
+    in 16-bit mixed precision (all correct answers), and a tolerance that covers their gap:
+    a correct answer computed in 16 bits differs from float32 by that much, a mistake
+    (train mode, another set, another order) by far more."""
+    exact = _model_proba(model, X)
+    others = [predict_proba(model, np.asarray(X))]
+    others += [_model_proba(model, X, dtype=dtype) for dtype in _sixteen_bit(model)]
+    gap = max((float(np.abs(exact - o).max()) for o in others if len(o)), default=0.0)
+    return [exact, *others], max(1e-4, 2 * gap)
+
+
+def _matches_model(proba: np.ndarray, model: nn.Module, X) -> bool:
+    if np.allclose(proba, _model_proba(model, X), atol=1e-4):
+        return True  # float32: no need to compute the 16-bit references
+    references, tol = _references(model, X)
+    return any(np.allclose(proba, r, atol=tol) for r in references)
+
+
+# --- chapter 1: the split ---------------------------------------------------------------
+
+
+def _split(X, y, fractions, random_state, strata_test="y", strata_val="y", strata=None):
+    """A train/val/test split as train_test_split makes it, with chosen stratification."""
+    _, val_f, test_f = fractions
+    idx = np.arange(len(y))
+    by = {"y": y, None: None, "strata": strata}
+    rest, test = train_test_split(
+        idx, test_size=test_f, stratify=by[strata_test], random_state=random_state
+    )
+    s_val = {"y": y[rest], None: None, "strata": None if strata is None else strata[rest]}
+    train, val = train_test_split(
+        rest,
+        test_size=val_f / (fractions[0] + val_f),
+        stratify=s_val[strata_val],
+        random_state=random_state,
+    )
+    return train, val, test
 
 
 def check_split(
@@ -63,207 +156,779 @@ def check_split(
     y,
     fractions=(0.6, 0.2, 0.2),
     random_state: int = 42,
+    other_labels=None,
 ) -> None:
-    """Check a stratified train/validation/test split of (X, y)."""
+    """Check a stratified train/validation/test split of (X, y).
+
+    All six arrays are compared with the split that ``random_state`` gives.
+    ``other_labels``: labels a student might stratify on by mistake (the 5 classes
+    when ``y`` is binary); named in the message when they were used.
+    """
+    X, y = np.asarray(X), np.asarray(y)
     n = len(X)
-    parts = {"training": (X_train, y_train), "validation": (X_val, y_val), "test": (X_test, y_test)}
-    expected_train, expected_val, expected_test, *_ = stratified_split(
-        X, y, fractions, random_state
-    )
-    expected_sizes = {
-        "training": len(expected_train),
-        "validation": len(expected_val),
-        "test": len(expected_test),
-    }
-    for name, (Xp, yp) in parts.items():
-        Xp, yp = np.asarray(Xp), np.asarray(yp)
-        _expect(
-            Xp.ndim == 2 and Xp.shape[1] == X.shape[1],
-            f"{name} beats have shape {Xp.shape}, expected (n, {X.shape[1]}).",
+    names = ("training", "validation", "test")
+    parts = {
+        name: (_numpy_answer(Xp, f"X_{short}"), _numpy_answer(yp, f"y_{short}"))
+        for name, short, Xp, yp in zip(
+            names,
+            ("train", "val", "test"),
+            (X_train, X_val, X_test),
+            (y_train, y_val, y_test),
+            strict=True,
         )
-        _expect(len(Xp) == len(yp), f"{name} set has {len(Xp):,} beats but {len(yp):,} labels.")
+    }
+    expected = stratified_split(X, y, fractions, random_state)
+    expected_parts = dict(zip(names, zip(expected[:3], expected[3:], strict=True), strict=True))
+    for (name, (Xp, yp)), f in zip(parts.items(), fractions, strict=True):
+        short = {"training": "train", "validation": "val", "test": "test"}[name]
         _expect(
-            len(Xp) == expected_sizes[name],
-            f"{name} set has {len(Xp):,} rows, expected {expected_sizes[name]:,} "
-            f"({fractions[list(parts).index(name)]:.0%} of {n:,}).",
+            Xp.ndim == 2 and Xp.shape[1:] == X.shape[1:],
+            f"X_{short} has shape {Xp.shape}, expected (n, {X.shape[1]}): beats. "
+            "train_test_split returns X_rest, X_test, y_rest, y_test in that order.",
+        )
+        _expect(
+            yp.ndim == 1,
+            f"y_{short} has shape {yp.shape}, expected 1-D labels. train_test_split returns "
+            "X_rest, X_test, y_rest, y_test in that order.",
+        )
+        _expect(len(Xp) == len(yp), f"the {name} set has {len(Xp):,} beats but {len(yp):,} labels.")
+        _expect(
+            set(np.unique(yp)) <= set(np.unique(y)),
+            f"y_{short} holds the labels {sorted(np.unique(yp).tolist())}, but the labels to "
+            f"split are {sorted(np.unique(y).tolist())}: split those labels"
+            + (", not the five classes." if other_labels is not None else "."),
+        )
+        want = len(expected_parts[name][0])
+        _expect(
+            len(Xp) == want,
+            f"the {name} set has {len(Xp):,} rows, expected {want:,} ({f:.0%} of {n:,}): "
+            f"the test set is {fractions[2]:.0%} of all beats, the validation set "
+            f"{fractions[1] / (fractions[0] + fractions[1]):.0%} of the rest.",
         )
     keys = {name: _row_keys(Xp) for name, (Xp, _) in parts.items()}
+    sets = {name: set(k) for name, k in keys.items()}
+    for a, b in (("training", "test"), ("training", "validation"), ("validation", "test")):
+        shared = len(sets[a] & sets[b])
+        _expect(
+            not shared,
+            f"{shared} beats are in both the {a} and the {b} set: split the test set off "
+            "first, then split only what is left (X_rest).",
+        )
+    label_of: dict[bytes, set] = {}
+    for key, label in zip(_row_keys(X), y.tolist(), strict=True):
+        label_of.setdefault(key, set()).add(label)
+    all_keys = set(label_of)
+    for name, (_, yp) in parts.items():
+        _expect(
+            sets[name] <= all_keys,
+            f"the {name} set holds beats that are not rows of X: split X itself.",
+        )
+        wrong = sum(lab not in label_of[k] for k, lab in zip(keys[name], yp.tolist(), strict=True))
+        _expect(
+            not wrong,
+            f"{wrong:,} labels of the {name} set do not belong to its beats: pass X and "
+            "y_binary to the same train_test_split call, and the X_rest, y_rest it returned "
+            "to the second.",
+        )
+    if all(_same_rows(parts[m][0], expected_parts[m][0]) for m in names):
+        _passed(
+            f"{len(parts['training'][0]):,} / {len(parts['validation'][0]):,} / "
+            f"{len(parts['test'][0]):,} beats, stratified, no beat in two sets."
+        )
+        return
     _expect(
-        not keys["training"] & keys["test"],
-        f"{len(keys['training'] & keys['test'])} beats are in both the training and the test set.",
+        not all(sets[m] == set(_row_keys(expected_parts[m][0])) for m in names),
+        "the three sets hold the right beats but in another order: keep the arrays in the "
+        "order train_test_split returns them.",
     )
-    _expect(
-        not keys["training"] & keys["validation"],
-        "some beats are in both the training and the validation set.",
-    )
-    _expect(
-        not keys["validation"] & keys["test"],
-        "some beats are in both the validation and the test set.",
-    )
+    # Wrong, but how? Recompute the splits that the usual mistakes give.
+    Xf = np.ascontiguousarray(X, dtype=np.float32)
+
+    def matches(idx_parts) -> bool:
+        return all(_same_rows(parts[m][0], Xf[i]) for m, i in zip(names, idx_parts, strict=True))
+
+    candidates = [
+        (
+            (None, None),
+            "neither train_test_split call is stratified: pass stratify=y_binary to "
+            "the first and stratify=y_rest to the second.",
+        ),
+        (("y", None), "the second train_test_split call is not stratified: pass stratify=y_rest."),
+        ((None, "y"), "the first train_test_split call is not stratified: pass stratify=y_binary."),
+    ]
+    if other_labels is not None:
+        other_labels = np.asarray(other_labels)
+        candidates += [
+            (
+                ("strata", "strata"),
+                "you stratified on the five-class labels y; stratify on the "
+                "labels you split, y_binary (and y_rest in the second call).",
+            ),
+            (
+                ("strata", "y"),
+                "the first call is stratified on the five-class labels y; stratify on y_binary.",
+            ),
+            (
+                ("y", "strata"),
+                "the second call is stratified on the five-class labels of the rest; "
+                "stratify on y_rest.",
+            ),
+        ]
+    for (s_test, s_val), message in candidates:
+        try:
+            idx_parts = _split(X, y, fractions, random_state, s_test, s_val, other_labels)
+        except ValueError:
+            continue
+        if matches(idx_parts):
+            raise ExerciseError(message)
+    ref_idx = _split(X, y, fractions, random_state)
+    if matches((ref_idx[0], ref_idx[2], ref_idx[1])):
+        raise ExerciseError(
+            "the validation and test sets are swapped: the first call sets the test set "
+            "aside (X_rest, X_test = ...), the second takes the validation set from the rest."
+        )
+    n_test = len(ref_idx[2])
+    if _same_rows(parts["test"][0], Xf[n - n_test :]) or _same_rows(parts["test"][0], Xf[:n_test]):
+        raise ExerciseError(
+            "the test set is a block of consecutive beats of X: the split was not shuffled "
+            "(shuffle=False?); use the default shuffle with stratify=y_binary."
+        )
     overall = np.bincount(y) / n
     for name, (_, yp) in parts.items():
-        share = np.bincount(np.asarray(yp), minlength=len(overall)) / len(yp)
-        worst = int(np.argmax(np.abs(share - overall)))
+        want = np.bincount(expected_parts[name][1], minlength=len(overall))
+        got = np.bincount(yp, minlength=len(overall))
+        worst = int(np.argmax(np.abs(got - want)))
         _expect(
-            abs(share[worst] - overall[worst]) < 0.01,
-            f"class {worst} makes up {share[worst]:.1%} of the {name} set but "
-            f"{overall[worst]:.1%} of all beats: pass stratify=y to keep proportions.",
+            abs(int(got[worst]) - int(want[worst])) <= 1,
+            f"the {name} set holds {got[worst]:,} beats of class {worst}, a stratified split "
+            f"{want[worst]:,} ({overall[worst]:.1%} of all beats): pass stratify= to both "
+            "train_test_split calls.",
+        )
+    if _same_rows(parts["test"][0], expected_parts["test"][0]):
+        raise ExerciseError(
+            "the test set is right, but the training and validation sets are not the ones "
+            f"random_state={random_state} gives: pass random_state=SEED to the second "
+            "train_test_split call too."
+        )
+    raise ExerciseError(
+        f"sizes and proportions are right, but the test set is not the one "
+        f"random_state={random_state} gives: pass random_state=SEED to both "
+        "train_test_split calls, test set first, then the validation set from the rest."
+    )
+
+
+# --- chapter 1: run_epoch -----------------------------------------------------------------
+
+
+class _Recorder(nn.Module):
+    """Passes x through; records the train flag and whether gradients are on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append((self.training, torch.is_grad_enabled()))
+        return x
+
+
+class _RecordingSGD(torch.optim.SGD):
+    """SGD that records the gradients it finds at every step."""
+
+    def __init__(self, params, lr: float) -> None:
+        super().__init__(params, lr=lr)
+        self.seen: list[list[torch.Tensor | None]] = []
+
+    def step(self, closure=None):  # noqa: D102
+        self.seen.append(
+            [
+                None if p.grad is None else p.grad.detach().clone()
+                for group in self.param_groups
+                for p in group["params"]
+            ]
+        )
+        return super().step(closure)
+
+
+def _tiny_model() -> tuple[nn.Module, _Recorder]:
+    recorder = _Recorder()
+    with torch.random.fork_rng():  # leave the notebook's random state alone
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Flatten(), recorder, nn.Linear(6, 2)), recorder
+
+
+def _call_run_epoch(run_epoch: Callable, *args) -> object:
+    try:
+        return run_epoch(*args)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # a student's crash: say where it came from
+        raise ExerciseError(
+            f"run_epoch raised {type(error).__name__}: {error} (called as run_epoch(model, "
+            "loader, criterion, optimizer, device) with a loader of (x, y) batches)."
+        ) from error
+
+
+def _check_float(loss, when: str) -> float:
+    if isinstance(loss, torch.Tensor):
+        holds = " that still holds the graph of its gradients" if loss.requires_grad else ""
+        raise ExerciseError(
+            f"run_epoch returned a torch.Tensor{holds} {when}, expected a Python float: add "
+            "up loss.item() * len(y), not the loss tensor."
         )
     _expect(
-        _row_keys(X_test) == _row_keys(expected_test),
-        f"sizes and proportions are right, but the test set is not the one "
-        f"random_state={random_state} gives: split off the test set first, then the "
-        "validation set, both with that random_state.",
+        isinstance(loss, float | int) and not isinstance(loss, bool),
+        f"run_epoch returned {type(loss).__name__} {when}, expected a float (the mean loss "
+        "per sample).",
     )
-    _passed(
-        f"{len(X_train):,} / {len(X_val):,} / {len(X_test):,} beats, stratified, "
-        "no beat in two sets."
+    return float(loss)
+
+
+def _loss_message(loss: float, batch_losses: list[float], sizes: list[int], when: str) -> None:
+    """Raise naming the averaging mistake when ``loss`` is not the mean per sample."""
+    total = sum(b * s for b, s in zip(batch_losses, sizes, strict=True))
+    expected = total / sum(sizes)
+    if np.isclose(loss, expected, rtol=1e-5, atol=1e-6):
+        return
+    wrong = [
+        (
+            float(np.mean(batch_losses)),
+            "the mean of the batch losses; weight each batch's "
+            "loss by its size (the last batch is smaller)",
+        ),
+        (total, "the sum of loss * batch size; divide by the number of samples"),
+        (
+            float(sum(batch_losses)),
+            "the sum of the batch losses; weight each by the batch "
+            "size and divide by the number of samples",
+        ),
+        (
+            total / len(sizes),
+            "divided by the number of batches; divide by the number of "
+            "samples (len(loader.dataset))",
+        ),
+        (
+            total / (len(sizes) * max(sizes)),
+            "divided by batch_size * the number of batches; the last batch is smaller: "
+            "count the samples, len(y) per batch",
+        ),
+        (batch_losses[-1], "the loss of the last batch only; add up every batch"),
+    ]
+    for value, what in wrong:
+        if np.isclose(loss, value, rtol=1e-5, atol=1e-6):
+            raise ExerciseError(
+                f"{when} run_epoch returned {loss:.4f}, {what}; expected {expected:.4f}."
+            )
+    raise ExerciseError(
+        f"{when} run_epoch returned {loss:.4f}, expected the mean loss per sample {expected:.4f}."
     )
 
 
 def check_run_epoch(run_epoch: Callable) -> None:
-    """Check a student's ``run_epoch(model, loader, criterion, optimizer=None, device)``."""
-    torch.manual_seed(0)
-    x, y = torch.randn(10, 6, 1), torch.tensor([0, 1] * 5)
-    loader = DataLoader(TensorDataset(x, y), batch_size=4)  # batches of 4, 4 and 2
-    model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(6, 2))
-    criterion = nn.CrossEntropyLoss()
-    model.eval()
-    with torch.no_grad():
-        expected = criterion(model(x), y).item()
-    before = [p.detach().clone() for p in model.parameters()]
-    loss = run_epoch(model, loader, criterion, None, "cpu")
-    _expect(
-        isinstance(loss, float | np.floating)
-        or (isinstance(loss, torch.Tensor) and loss.numel() == 1),
-        f"run_epoch returned {type(loss).__name__}, expected a float (the mean loss).",
+    """Check a student's ``run_epoch(model, loader, criterion, optimizer=None, device)``.
+
+    A tiny model records the mode and the gradient switch of every forward pass, and
+    an SGD with learning rate 0 records the gradients it finds at every step, so each
+    of train mode, eval mode, ``no_grad``, ``zero_grad``, ``backward``, ``step`` and
+    the mean per sample is tested on its own.
+    """
+    x, y = (
+        torch.randn(10, 6, 1, generator=torch.Generator().manual_seed(0)),
+        torch.tensor([0, 1] * 5),
     )
-    loss = float(loss)
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)  # batches of 4, 4 and 2
+    sizes = [4, 4, 2]
+    criterion = nn.CrossEntropyLoss()
+
+    # Evaluation: the model starts in train mode, as it is after a training epoch.
+    model, recorder = _tiny_model()
+    with torch.no_grad():
+        batch_losses = [criterion(model(xb), yb).item() for xb, yb in loader]
+    recorder.calls.clear()
+    before = [p.detach().clone() for p in model.parameters()]
+    model.train()
+    loss = _check_float(
+        _call_run_epoch(run_epoch, model, loader, criterion, None, "cpu"), "without an optimizer"
+    )
+    _expect(bool(recorder.calls), "run_epoch never ran the model on the loader's batches.")
     _expect(
-        not model.training,
-        "without an optimizer the model must be in eval mode: call model.eval().",
+        not any(training for training, _ in recorder.calls),
+        "without an optimizer the model ran in train mode: call model.eval() when evaluating "
+        "(dropout must be off).",
+    )
+    _expect(
+        not any(grad for _, grad in recorder.calls),
+        "without an optimizer the forward pass kept gradients: evaluate under torch.no_grad().",
     )
     _expect(
         all(torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True)),
         "the weights changed although no optimizer was given.",
     )
     _expect(
-        all(p.grad is None for p in model.parameters()),
-        "gradients were computed in evaluation: wrap the loop in torch.no_grad().",
+        len(recorder.calls) == len(sizes),
+        f"without an optimizer the model ran {len(recorder.calls)} times, expected once per "
+        f"batch ({len(sizes)}).",
     )
-    batch_mean = np.mean([criterion(model(xb), yb).item() for xb, yb in loader])
+    _loss_message(loss, batch_losses, sizes, "Without an optimizer")
+
+    # Training: the model starts in eval mode; SGD with lr=0 keeps the weights, so the
+    # gradient of every batch is known in advance.
+    model, recorder = _tiny_model()
+    grads, batch_losses = [], []
+    for xb, yb in loader:
+        model.zero_grad()
+        batch_loss = criterion(model(xb), yb)
+        batch_loss.backward()
+        grads.append([p.grad.detach().clone() for p in model.parameters()])
+        batch_losses.append(batch_loss.item())
+    model.zero_grad(set_to_none=True)
+    recorder.calls.clear()
+    model.eval()
+    optimizer = _RecordingSGD(model.parameters(), lr=0.0)
+    loss = _check_float(
+        _call_run_epoch(run_epoch, model, loader, criterion, optimizer, "cpu"), "with an optimizer"
+    )
     _expect(
-        not np.isclose(loss, batch_mean, atol=1e-6) or np.isclose(loss, expected),
-        f"run_epoch returned {loss:.4f}, the mean of the batch losses; expected "
-        f"{expected:.4f}, the mean per sample (the last batch is smaller: weight each "
-        "batch loss by its size).",
+        recorder.calls and all(training for training, _ in recorder.calls),
+        "with an optimizer the model ran in eval mode: call model.train() when training.",
     )
     _expect(
-        np.isclose(loss, expected, atol=1e-5),
-        f"evaluation loss is {loss:.4f}, expected the mean loss per sample {expected:.4f}.",
+        all(grad for _, grad in recorder.calls),
+        "with an optimizer the forward pass ran without gradients: only evaluation goes "
+        "under torch.no_grad().",
     )
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run_epoch(model, loader, criterion, optimizer, "cpu")
-    _expect(model.training, "with an optimizer the model must be in train mode: model.train().")
     _expect(
-        any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True)),
-        "with an optimizer the weights must change: call loss.backward() and optimizer.step().",
+        len(optimizer.seen) == len(sizes),
+        f"optimizer.step() was called {len(optimizer.seen)} times in an epoch of "
+        f"{len(sizes)} batches, expected once per batch.",
     )
+    for k, seen in enumerate(optimizer.seen):
+        _expect(
+            all(g is not None and bool(g.abs().sum() > 0) for g in seen),
+            f"at optimizer.step() of batch {k + 1} there were no gradients: call "
+            "optimizer.zero_grad() before loss.backward(), and loss.backward() before "
+            "optimizer.step().",
+        )
+        if all(torch.allclose(g, w, atol=1e-6) for g, w in zip(seen, grads[k], strict=True)):
+            continue
+        summed = [sum(gs[i] for gs in grads[: k + 1]) for i in range(len(seen))]
+        _expect(
+            not all(torch.allclose(g, s, atol=1e-6) for g, s in zip(seen, summed, strict=True)),
+            f"at optimizer.step() of batch {k + 1} the gradients of the earlier batches were "
+            "still there: call optimizer.zero_grad() before loss.backward() in every batch.",
+        )
+        raise ExerciseError(
+            f"at optimizer.step() of batch {k + 1} the gradients are not those of that "
+            "batch's loss: per batch, zero_grad(), forward, loss.backward(), step()."
+        )
+    _loss_message(loss, batch_losses, sizes, "With an optimizer")
     _passed("mean loss per sample; eval mode without gradients; train mode updates the weights.")
 
 
-def check_loss_plot(ax: Axes) -> None:
-    """Check that a loss plot has two labelled curves, axis labels and a title."""
+# --- chapter 1: the loss plot -------------------------------------------------------------
+
+
+def _legend_label(legend, line) -> str:
+    """The legend text of ``line``: its own label, or the entry drawn in its colour."""
+    if not line.get_label().startswith("_"):
+        return line.get_label()
+    for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=False):
+        color = getattr(handle, "get_color", lambda: None)()
+        if color is not None and color == line.get_color():
+            return text.get_text()
+    return ""
+
+
+def check_loss_plot(ax: Axes, train_losses, val_losses) -> None:
+    """Check that ``ax`` shows ``train_losses`` and ``val_losses`` against epochs 1..n."""
     _expect(
         isinstance(ax, Axes), f"pass the matplotlib Axes of your plot, got {type(ax).__name__}."
     )
-    lines = [line for line in ax.get_lines() if len(line.get_xdata()) > 1]
+    train_losses = np.asarray(train_losses, dtype=float)
+    val_losses = np.asarray(val_losses, dtype=float)
+    n = len(train_losses)
+
+    def holds(values, axes=ax):
+        return [
+            line
+            for line in axes.get_lines()
+            if len(line.get_ydata()) == len(values)
+            and np.allclose(np.asarray(line.get_ydata(), dtype=float), values)
+        ]
+
+    train_lines, val_lines = holds(train_losses), holds(val_losses)
+    if not (train_lines or val_lines):
+        elsewhere = [
+            other
+            for number in plt.get_fignums()
+            for other in plt.figure(number).axes
+            if other is not ax and (holds(train_losses, other) or holds(val_losses, other))
+        ]
+        _expect(
+            not elsewhere,
+            "the losses are drawn on another Axes than ax: ax is left over from an earlier "
+            "figure (plt.plot draws on the current one). Make it with "
+            "fig, ax = plt.subplots() and draw with ax.plot(...).",
+        )
+        _expect(
+            any(len(line.get_ydata()) == n for line in ax.get_lines()),
+            f"no curve of ax has {n} points, one per epoch: plot train_losses and val_losses "
+            "on ax (fig, ax = plt.subplots(); ax.plot(...)).",
+        )
+        raise ExerciseError(
+            "the curves of ax do not hold the values of train_losses and val_losses: plot "
+            "the lists themselves (for a log scale use ax.set_yscale('log')), not a "
+            "transformed or another run's losses."
+        )
     _expect(
-        len(lines) >= 2,
-        f"the plot has {len(lines)} curve(s); expected training and validation loss.",
+        bool(val_lines),
+        "no curve holds val_losses: plot train_losses and val_losses (one each).",
     )
+    _expect(
+        bool(train_lines),
+        "no curve holds train_losses: plot train_losses and val_losses (one each).",
+    )
+    _expect(
+        not (len(train_lines) == 1 and train_lines == val_lines),
+        "one curve cannot be both training and validation: plot each list once.",
+    )
+    epochs = np.arange(1, n + 1)
+    for name, lines in (("train_losses", train_lines), ("val_losses", val_lines)):
+        x = np.asarray(lines[0].get_xdata(), dtype=float)
+        _expect(
+            np.allclose(x, epochs),
+            f"{name} is drawn at x = {x[:3].tolist()}..., expected the epochs 1 to {n}: "
+            f"ax.plot(range(1, {n} + 1), {name}).",
+        )
     _expect(bool(ax.get_xlabel()), "label the x axis (epoch).")
     _expect(bool(ax.get_ylabel()), "label the y axis (loss).")
-    _expect(bool(ax.get_title()), "give the plot a title.")
-    legend = ax.get_legend()
+    suptitle = getattr(ax.figure, "_suptitle", None)
+    _expect(
+        bool(ax.get_title()) or bool(suptitle and suptitle.get_text()), "give the plot a title."
+    )
+    legend = ax.get_legend() or (ax.figure.legends[0] if ax.figure.legends else None)
     _expect(
         legend is not None and len(legend.get_texts()) >= 2,
-        "add a legend that says which curve is training and which validation.",
+        "add a legend that says which curve is training and which validation (ax.legend()).",
+    )
+    train_label, val_label = (
+        _legend_label(legend, train_lines[0]),
+        _legend_label(legend, val_lines[0]),
+    )
+    _expect(
+        "train" in train_label.lower() and "train" not in val_label.lower(),
+        f"the curve of train_losses is labelled {train_label!r} and that of val_losses "
+        f"{val_label!r}: label each with its own set (training, validation).",
+    )
+    _expect(
+        "val" in val_label.lower(),
+        f"the curve of val_losses is labelled {val_label!r}: it is the validation loss "
+        "(the test set is not touched until the end).",
     )
     _passed("two curves with a legend, axis labels and a title.")
 
 
-def check_test_metrics(y_true, proba, accuracy: float, auc: float) -> None:
-    """Check accuracy and ROC-AUC computed from test probabilities (n, 2)."""
-    proba = np.asarray(proba)
+# --- chapter 1: test metrics --------------------------------------------------------------
+
+
+def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> None:
+    """Check ``proba = predict_proba(model, X)``, its accuracy and ROC-AUC (n, 2)."""
+    proba = _numpy_answer(proba, "proba")
+    y_true = np.asarray(y_true)
     _expect(
-        proba.ndim == 2 and len(proba) == len(y_true),
-        f"proba has shape {proba.shape}, expected ({len(y_true)}, n_classes).",
+        proba.ndim == 2 and proba.shape == (len(X), 2),
+        f"proba has shape {proba.shape}, expected ({len(X)}, 2): one row of two class "
+        "probabilities per test beat.",
     )
     _expect(
-        np.allclose(proba.sum(axis=1), 1, atol=1e-4),
-        "rows of proba must sum to 1: apply softmax to the logits.",
-    )
-    expected_accuracy = float((proba.argmax(axis=1) == np.asarray(y_true)).mean())
-    expected_auc = metrics.roc_auc(y_true, proba)
-    _expect(
-        np.isclose(accuracy, expected_accuracy, atol=1e-6),
-        f"accuracy is {accuracy:.4f}, expected {expected_accuracy:.4f} from argmax(proba).",
+        bool(np.all(proba >= 0)) and np.allclose(proba.sum(axis=1), 1, atol=1e-4),
+        "rows of proba must be probabilities that sum to 1: apply the softmax to the logits "
+        "(predict_proba does).",
     )
     _expect(
-        not np.isclose(auc, metrics.roc_auc(y_true, np.roll(proba, 1, axis=1)), atol=1e-9)
-        or np.isclose(auc, expected_auc),
-        f"ROC-AUC is {auc:.4f}: you scored the wrong class; use proba[:, 1].",
+        _matches_model(proba, model, X),
+        "proba is not the model's probabilities for X_test: score the test beats, "
+        "predict_proba(model, X_test) (not X_val or another model).",
     )
-    _expect(
-        np.isclose(auc, expected_auc, atol=1e-6),
-        f"ROC-AUC is {auc:.4f}, expected {expected_auc:.4f}: pass probabilities, not "
-        "predicted labels, to roc_auc_score.",
-    )
+    for name, value in (("test_accuracy", accuracy), ("test_auc", auc)):
+        _expect(
+            isinstance(value, float | int | np.number) and not isinstance(value, bool),
+            f"{name} is a {type(value).__name__}, expected a number (float).",
+        )
+    accuracy, auc = float(accuracy), float(auc)
+    pred = proba.argmax(axis=1)
+    expected_accuracy = float((pred == y_true).mean())
+    if not np.isclose(accuracy, expected_accuracy, atol=1e-6):
+        for value, what in (
+            (
+                float((pred == y_true).sum()),
+                "the number of right answers; divide by the number of beats (accuracy_score does)",
+            ),
+            (100 * expected_accuracy, "a percentage; give the fraction"),
+            (1 - expected_accuracy, "the error rate; accuracy is the share of right answers"),
+            (float((proba.argmax(axis=1) == 0).mean()), "the share of beats predicted normal"),
+        ):
+            _expect(
+                not np.isclose(accuracy, value, atol=1e-6),
+                f"test_accuracy is {accuracy:.4f}, {what}: expected {expected_accuracy:.4f}.",
+            )
+        _expect(
+            not any(np.isclose(accuracy, round(expected_accuracy, d)) for d in range(1, 5)),
+            f"test_accuracy is {accuracy}, rounded: keep the full value "
+            f"({expected_accuracy}) and round only when printing.",
+        )
+        raise ExerciseError(
+            f"test_accuracy is {accuracy:.4f}, expected {expected_accuracy:.4f}: compare "
+            "proba.argmax(axis=1) with y_test."
+        )
+    expected_auc = float(skm.roc_auc_score(y_true, proba[:, 1]))
+    if not np.isclose(auc, expected_auc, atol=1e-6):
+        for value, what in (
+            (
+                float(skm.roc_auc_score(y_true, proba[:, 0])),
+                "the ROC-AUC of the normal "
+                "class's probability; score the abnormal class, proba[:, 1]",
+            ),
+            (
+                float(skm.roc_auc_score(y_true, pred)),
+                "computed from predicted labels; pass "
+                "the probabilities proba[:, 1] to roc_auc_score",
+            ),
+        ):
+            _expect(
+                not np.isclose(auc, value, atol=1e-6),
+                f"test_auc is {auc:.4f}, {what}: expected {expected_auc:.4f}.",
+            )
+        _expect(
+            not any(np.isclose(auc, round(expected_auc, d)) for d in range(1, 5)),
+            f"test_auc is {auc}, rounded: keep the full value ({expected_auc}) and round "
+            "only when printing.",
+        )
+        raise ExerciseError(
+            f"test_auc is {auc:.4f}, expected {expected_auc:.4f}: "
+            "roc_auc_score(y_test, proba[:, 1])."
+        )
     _passed(f"accuracy {accuracy:.3f}, ROC-AUC {auc:.3f}.")
+
+
+# --- chapter 1: early classification ------------------------------------------------------
+
+
+def _early_candidates(model: nn.Module, X: np.ndarray, y, k: int) -> dict[str, float]:
+    """ROC-AUCs that the right answer and the usual mistakes give for a prefix of k."""
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        beats = torch.as_tensor(np.ascontiguousarray(X[:, :k]), dtype=torch.float32)
+        logits = model(beats.to(device)).cpu().numpy()
+    proba = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
+    return {
+        "right": float(skm.roc_auc_score(y, proba[:, 1])),
+        "the probability of class 0 (normal); score the abnormal class, proba[:, 1]": float(
+            skm.roc_auc_score(y, proba[:, 0])
+        ),
+        "predicted labels (argmax); pass the probability proba[:, 1]": float(
+            skm.roc_auc_score(y, proba.argmax(axis=1))
+        ),
+        "the raw logit of class 1; apply the softmax first (predict_proba does)": float(
+            skm.roc_auc_score(y, logits[:, 1])
+        ),
+    }
 
 
 def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1, 0.5, 1.0)) -> None:
     """Check a student's ``early_auc(model, X, y, fractions) -> DataFrame``."""
+    X, y = np.asarray(X), np.asarray(y)
+    T = X.shape[1]
     result = early_auc(model, X, y, fractions)
     _expect(
         isinstance(result, pd.DataFrame),
         f"early_auc returned {type(result).__name__}, expected a pandas DataFrame.",
     )
-    for column in ("fraction", "roc_auc"):
-        _expect(column in result.columns, f"the DataFrame has no '{column}' column.")
+    for column in ("fraction", "samples", "roc_auc"):
+        _expect(
+            column in result.columns,
+            f"the DataFrame has no '{column}' column (it has {list(result.columns)}).",
+        )
     _expect(
         len(result) == len(fractions),
         f"the DataFrame has {len(result)} rows, expected one per fraction ({len(fractions)}).",
     )
-    expected = metrics.early_auc(model, X, y, fractions)
-    for got, want in zip(result["roc_auc"], expected.itertuples(), strict=True):
+    _expect(
+        np.allclose(result["fraction"].to_numpy(dtype=float), fractions),
+        f"the fraction column is {result['fraction'].tolist()}, expected {list(fractions)}.",
+    )
+    for f, got_k, got in zip(fractions, result["samples"], result["roc_auc"], strict=True):
+        k = max(1, int(round(f * T)))
         _expect(
-            np.isclose(got, want.roc_auc, atol=1e-4),
-            f"at {want.fraction:.0%} of the beat ({want.samples} samples) the AUC is "
-            f"{got:.4f}, expected {want.roc_auc:.4f}: feed X[:, :k] with "
-            "k = round(fraction * T).",
+            int(got_k) == k,
+            f"at fraction {f} the samples column says {got_k}, expected k = max(1, "
+            f"round({f} * {T})) = {k}.",
         )
+        _expect(
+            bool(np.isfinite(got)),
+            f"at {f:.0%} of the beat the ROC-AUC is {got}: the labels scored hold one class "
+            f"only. Score every beat with its label y; X[:{k}] would take the first {k} beats, "
+            f"X[:, :{k}] takes the first {k} samples of every beat.",
+        )
+        candidates = _early_candidates(model, X, y, k)
+        if np.isclose(got, candidates["right"], atol=1e-4):
+            continue  # float32: no need to compute the 16-bit references
+        sixteen = [_model_proba(model, X[:, :k], dtype=dtype) for dtype in _sixteen_bit(model)]
+        rights = [candidates["right"]] + [
+            float(skm.roc_auc_score(y, p[:, 1])) for p in [predict_proba(model, X[:, :k]), *sixteen]
+        ]
+        tol = max(1e-4, 2 * max(abs(r - rights[0]) for r in rights))  # mixed precision's noise
+        if min(abs(got - r) for r in rights) <= tol:
+            continue
+        for what, value in candidates.items():
+            _expect(
+                what == "right" or not np.isclose(got, value, atol=tol),
+                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of {what}.",
+            )
+        if k < T:
+            whole = _early_candidates(model, X, y, T)["right"]
+            _expect(
+                not np.isclose(got, whole, atol=tol),
+                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of the whole beat: "
+                f"feed only the first k samples, X[:, :{k}].",
+            )
+            first_beats = (
+                _early_candidates(model, X[:k], y[:k], T)["right"]
+                if (0 < y[:k].sum() < k)
+                else np.nan
+            )
+            _expect(
+                not np.isclose(got, first_beats, atol=tol),
+                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of the first {k} "
+                f"beats: X[:{k}] takes the first {k} beats, X[:, :{k}] the first {k} samples of "
+                "every beat.",
+            )
+            last = _early_candidates(model, X[:, T - k :], y, k)["right"]
+            _expect(
+                not np.isclose(got, last, atol=tol),
+                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of the last {k} "
+                f"samples: feed the first k samples, X[:, :{k}].",
+            )
+        raise ExerciseError(
+            f"at {f:.0%} of the beat ({k} samples) the ROC-AUC is {got:.4f}, expected "
+            f"{candidates['right']:.4f}: feed X[:, :k] with k = max(1, round(fraction * T)) "
+            "and score proba[:, 1]."
+        )
+    tiny = 0.4 / T  # round(tiny * T) == 0: the prefix must still hold one sample
+    try:
+        small = early_auc(model, X, y, [tiny])
+    except Exception as error:
+        raise ExerciseError(
+            f"early_auc failed at fraction {tiny:.4f} ({type(error).__name__}: {error}): "
+            f"round({tiny:.4f} * {T}) is 0; use k = max(1, round(f * T))."
+        ) from error
+    _expect(
+        int(np.asarray(small["samples"])[0]) == 1,
+        f"at fraction {tiny:.4f} samples is {np.asarray(small['samples'])[0]}, expected "
+        "k = max(1, round(f * T)) = 1.",
+    )
     _passed(f"ROC-AUC at {', '.join(f'{f:.0%}' for f in fractions)} of the beat.")
 
 
-def check_undersampling(X_res, y_res, n_classes: int = 5, per_class: int | None = None) -> None:
-    """Check an undersampled training set: equal class counts and matching rows."""
-    X_res, y_res = np.asarray(X_res), np.asarray(y_res)
+# --- chapter 2 ------------------------------------------------------------------------------
+
+
+def check_undersampling(X_res, y_res, sampler, X_train, y_train, random_state: int = 42) -> None:
+    """Check ``X_res, y_res = sampler.fit_resample(X_train, y_train)`` with ``random_state``."""
+    X_res, y_res = _numpy_answer(X_res, "X_bal"), _numpy_answer(y_res, "y_bal")
+    X_train, y_train = np.asarray(X_train), np.asarray(y_train)
     _expect(len(X_res) == len(y_res), f"{len(X_res):,} beats but {len(y_res):,} labels.")
-    counts = np.bincount(y_res, minlength=n_classes)
-    _expect(len(set(counts)) == 1, f"class counts are {counts.tolist()}, expected all equal.")
-    if per_class is not None:
+    _expect(
+        X_res.ndim == 2 and X_res.shape[1:] == X_train.shape[1:],
+        f"X_bal has shape {X_res.shape}, expected (n, {X_train.shape[1]}); fit_resample "
+        "returns X_bal, y_bal in that order.",
+    )
+    n_classes = int(y_train.max()) + 1
+    counts = np.bincount(y_res.astype(np.int64), minlength=n_classes)
+    rarest = int(np.bincount(y_train, minlength=n_classes).min())
+    _expect(
+        len(set(counts)) == 1,
+        f"class counts are {counts.tolist()}, expected all equal "
+        "(RandomUnderSampler's default sampling_strategy).",
+    )
+    _expect(
+        counts[0] == rarest,
+        f"each class has {counts[0]:,} beats, expected {rarest:,} (the rarest class's count "
+        "in y_train): resample X_train, y_train.",
+    )
+    indices = getattr(sampler, "sample_indices_", None)
+    _expect(
+        indices is not None,
+        "sampler has no sample_indices_: keep the RandomUnderSampler you called fit_resample "
+        "on in the variable sampler.",
+    )
+    seed = getattr(sampler, "random_state", None)
+    indices = np.asarray(indices)
+    _expect(
+        not (
+            len(indices) == len(X_res)
+            and not _same_rows(X_train[indices], X_res)
+            and sorted(_row_keys(X_train[indices])) == sorted(_row_keys(X_res))
+        ),
+        "X_bal holds the right beats in another order: keep the order fit_resample returns.",
+    )
+    _expect(
+        len(indices) == len(X_res) and _same_rows(X_train[indices], X_res),
+        "X_bal is not X_train[sampler.sample_indices_]: resample X_train, y_train with the "
+        "sampler you keep.",
+    )
+    _expect(
+        np.array_equal(y_train[indices], y_res),
+        "y_bal does not hold the labels of the beats in X_bal: take both from one "
+        "fit_resample call.",
+    )
+    from imblearn.under_sampling import RandomUnderSampler
+
+    expected = RandomUnderSampler(random_state=random_state)
+    expected.fit_resample(X_train, y_train)
+    if not np.array_equal(np.sort(indices), np.sort(expected.sample_indices_)):
         _expect(
-            counts[0] == per_class,
-            f"each class has {counts[0]:,} beats, expected {per_class:,} (the rarest "
-            "class's count).",
+            seed is not None,
+            "RandomUnderSampler() without random_state draws other beats every run: pass "
+            f"random_state=SEED ({random_state}).",
+        )
+        _expect(
+            seed == random_state,
+            f"the sampler has random_state={seed!r}, expected SEED ({random_state}).",
+        )
+        _expect(
+            not getattr(sampler, "replacement", False),
+            "replacement=True draws some beats twice: keep the default replacement=False.",
+        )
+        raise ExerciseError(
+            f"these are not the beats RandomUnderSampler(random_state={random_state}) keeps: "
+            "resample X_train, y_train with the default sampling_strategy."
         )
     _passed(f"{counts[0]:,} beats in each of {n_classes} classes.")
 
 
-def check_lstm_fcn_output(logits, batch_size: int, n_classes: int = 5) -> None:
-    """Check the logits of an LSTM-FCN forward pass."""
+def check_lstm_fcn_output(logits, batch_size: int, n_classes: int = 5, x=None, source=None) -> None:
+    """Check the logits of an LSTM-FCN forward pass (and ``x``, the first beats of ``source``)."""
+    if x is not None:
+        _expect(isinstance(x, torch.Tensor), f"x is a {type(x).__name__}, expected a torch.Tensor.")
+        _expect(
+            x.dtype == torch.float32,
+            f"x has dtype {x.dtype}, expected torch.float32 (dtype=torch.float32).",
+        )
+        _expect(
+            tuple(x.shape) == (batch_size, np.asarray(source).shape[1])
+            if source is not None
+            else x.shape[0] == batch_size,
+            f"x has shape {tuple(x.shape)}, expected ({batch_size}, beat length): the first "
+            f"{batch_size} beats, X_bal[:{batch_size}].",
+        )
+        if source is not None:
+            _expect(
+                np.allclose(x.detach().cpu().numpy(), np.asarray(source)[:batch_size]),
+                f"x is not X_bal[:{batch_size}]: take the first {batch_size} beats of the "
+                "balanced training set.",
+            )
     _expect(isinstance(logits, torch.Tensor), f"expected a tensor, got {type(logits).__name__}.")
     _expect(
         tuple(logits.shape) == (batch_size, n_classes),
@@ -271,47 +936,150 @@ def check_lstm_fcn_output(logits, batch_size: int, n_classes: int = 5) -> None:
         "one score per class for every beat.",
     )
     _expect(bool(torch.isfinite(logits).all()), "logits contain NaN or inf.")
+    detached = logits.detach().float()
+    _expect(
+        not (
+            bool((detached >= 0).all())
+            and torch.allclose(detached.sum(1), torch.ones(1), atol=1e-4)
+        ),
+        "these rows sum to 1: they are probabilities. The logits are what the model "
+        "returns, before any softmax.",
+    )
+    _expect(
+        not torch.allclose(detached.exp().sum(1), torch.ones(1), atol=1e-4),
+        "these are log-probabilities (log_softmax): the logits are what the model returns.",
+    )
     _passed(f"logits of shape ({batch_size}, {n_classes}).")
 
 
 def check_batched_inference(proba, model: nn.Module, X, n_check: int = 200) -> None:
     """Check probabilities (n, C) of every beat in X against the model in eval mode."""
-    proba = np.asarray(proba)
+    if isinstance(proba, list):
+        raise ExerciseError(
+            "proba is a list (of batches?): join them with torch.cat(chunks).numpy()."
+        )
+    proba = _numpy_answer(proba, "proba_seed")
     _expect(
-        proba.ndim == 2 and len(proba) == len(X),
-        f"proba has shape {proba.shape}, expected ({len(X):,}, n_classes): one row per "
-        "test beat (did the last, smaller batch get lost?).",
+        proba.ndim == 2,
+        f"proba_seed has shape {proba.shape}, expected ({len(X):,}, n_classes): keep the "
+        "probability of every class, not only the predicted class.",
     )
     _expect(
-        np.allclose(proba.sum(axis=1), 1, atol=1e-4),
-        "rows must sum to 1: apply softmax over the class dimension (dim=1).",
+        len(proba) == len(X),
+        f"proba_seed has {len(proba):,} rows, expected {len(X):,}: one row per test beat "
+        "(did the last, smaller batch get lost?).",
     )
+    if not np.allclose(proba.sum(axis=1), 1, atol=1e-4):
+        _expect(
+            not np.allclose(np.exp(proba).sum(axis=1), 1, atol=1e-4),
+            "these are log-probabilities (log_softmax): apply torch.softmax(logits, dim=1).",
+        )
+        columns = proba.sum(axis=0)  # a softmax over each batch's beats: whole numbers
+        _expect(
+            not (
+                np.allclose(columns, columns[0], atol=1e-3)
+                and abs(columns[0] - round(columns[0])) < 1e-3
+            ),
+            "the softmax ran over the beats (dim=0): apply it over the class dimension, dim=1.",
+        )
+        raise ExerciseError(
+            "rows must sum to 1: apply the softmax over the class dimension "
+            "(torch.softmax(logits, dim=1))."
+        )
+    was_training = model.training
     rows = np.linspace(0, len(X) - 1, min(n_check, len(X))).astype(int)
-    expected = predict_proba(model, np.asarray(X)[rows])
+    references, tol = _references(model, np.asarray(X)[rows])
+    expected = references[0]
+    if any(np.allclose(proba[rows], r, atol=tol) for r in references):
+        _expect(
+            not was_training,
+            "the probabilities are right but the model is left in train mode: call "
+            "model.eval() first.",
+        )
+        _passed(f"{len(proba):,} beats scored, in order, in eval mode.")
+        return
     _expect(
-        np.allclose(proba[rows], expected, atol=1e-4),
-        "probabilities differ from the model's in eval mode: call model.eval() "
-        "(dropout and batch norm behave differently in training) and keep the beat order.",
+        not was_training,
+        "the model was in train mode (dropout on, batch norm on batch statistics): call "
+        "model.eval() before scoring.",
     )
-    _passed(f"{len(proba):,} beats scored, in order, in eval mode.")
+    found = [
+        np.abs(proba - e).max(axis=1).min() < tol for e in expected[:: max(1, len(rows) // 20)]
+    ]
+    _expect(
+        not all(found),
+        "these are the right probabilities in the wrong order: keep the beats in their "
+        "order (no shuffling; batch i covers X_test[i:i + 100]).",
+    )
+    raise ExerciseError(
+        "probabilities differ from the model's in eval mode for X_test: call model.eval() "
+        "before the loop (not after it), score X_test with this model, one softmax per "
+        "beat over dim=1."
+    )
 
 
 def check_per_class_table(table: pd.DataFrame, y_true, proba, class_names) -> None:
     """Check the one-vs-rest per-class table (accuracy, roc_auc, precision, recall, f1)."""
     expected = metrics.per_class_table(y_true, proba, class_names)
     _expect(isinstance(table, pd.DataFrame), f"expected a DataFrame, got {type(table).__name__}.")
+    if list(table.columns) == list(class_names):
+        raise ExerciseError("the classes are the columns: one row per class (transpose: .T).")
     _expect(
         list(table.index) == list(class_names),
-        f"rows are {list(table.index)}, expected one per class {list(class_names)}.",
+        f"rows are {list(table.index)}, expected one per class, index={list(class_names)}.",
     )
-    for column in ("accuracy", "roc_auc", "precision", "recall", "f1"):
-        _expect(column in table.columns, f"the table has no '{column}' column.")
-        for name in class_names:
+    columns = ("accuracy", "roc_auc", "precision", "recall", "f1")
+    for column in columns:
+        _expect(
+            column in table.columns,
+            f"the table has no '{column}' column (it has {list(table.columns)}).",
+        )
+    y_true, proba = np.asarray(y_true), np.asarray(proba)
+    pred = proba.argmax(axis=1)
+    names = list(class_names)
+    for column in columns:
+        for c, name in enumerate(names):
             got, want = float(table.loc[name, column]), float(expected.loc[name, column])
-            _expect(
-                np.isclose(got, want, atol=1e-4),
-                f"{column} of class {name} is {got:.4f}, expected {want:.4f} "
-                f"(one-vs-rest: class {name} against all others).",
+            if np.isclose(got, want, atol=1e-4, equal_nan=True):
+                continue
+            others = [
+                o
+                for o in names
+                if o != name and np.isclose(got, float(expected.loc[o, column]), atol=1e-4)
+            ]
+            truth, predicted = y_true == c, pred == c
+            hints = {
+                "recall": float(
+                    expected.loc[name, "recall" if column != "recall" else "precision"]
+                ),
+                "overall": float((pred == y_true).mean()),
+                "labels": float(skm.roc_auc_score(truth, predicted))
+                if 0 < truth.sum() < len(truth)
+                else np.nan,
+            }
+            if column == "accuracy" and np.isclose(got, hints["overall"], atol=1e-4):
+                what = (
+                    "the overall accuracy of all classes; one-vs-rest accuracy is "
+                    "accuracy_score(y_test == c, pred == c)"
+                )
+            elif column == "roc_auc" and np.isclose(got, hints["labels"], atol=1e-4):
+                what = "computed from predicted labels; score the probability proba_seed[:, c]"
+            elif column in ("precision", "recall") and np.isclose(got, hints["recall"], atol=1e-4):
+                what = "the other of precision and recall: they are swapped"
+            elif others:
+                what = (
+                    f"the value of class {others[0]}: row {name} must hold class "
+                    f"{c} (y_test == {c})"
+                )
+            elif table[column].astype(float).nunique() == 1:
+                what = (
+                    "the same value in every row; compute it for each class on its own, "
+                    "one-vs-rest (y_test == c against pred_seed == c)"
+                )
+            else:
+                what = f"one-vs-rest: class {name} against all others"
+            raise ExerciseError(
+                f"{column} of class {name} is {got:.4f}, expected {want:.4f}: {what}."
             )
     _passed("accuracy, ROC-AUC, precision, recall and F1 for every class, one-vs-rest.")
 
@@ -451,6 +1219,12 @@ def check_endpoint_client(
     _expect(
         bool(np.isfinite(latencies).all() and (latencies > 0).all()),
         "latencies must be positive numbers of seconds.",
+    )
+    _expect(
+        float(np.median(latencies)) < 60,
+        f"the median latency is {np.median(latencies):,.0f}: that is milliseconds, not "
+        "seconds (a local request of 100 beats takes well under a minute). Keep "
+        "time.perf_counter() differences as they are.",
     )
     _passed(
         f"{n:,} beats in {n_batches:,} requests, answers in order with {', '.join(columns)}; "

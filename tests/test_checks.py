@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from imblearn.under_sampling import RandomUnderSampler
 from sklearn.model_selection import train_test_split
 
 from ecg_course import checks, metrics, mitbih
@@ -59,7 +60,7 @@ def test_check_split_catches_missing_stratification_and_wrong_seed(beats):
     X, y = beats
     order = np.argsort(y, kind="stable")  # negatives first: an unshuffled split
     Xs, ys = X[order], y[order]
-    with pytest.raises(checks.ExerciseError, match="stratify=y"):
+    with pytest.raises(checks.ExerciseError, match="stratify="):
         checks.check_split(Xs[:300], Xs[300:400], Xs[400:], ys[:300], ys[300:400], ys[400:], X, y)
     with pytest.raises(checks.ExerciseError, match="random_state=42"):
         checks.check_split(*_good_split(X, y, seed=0), X, y)
@@ -116,8 +117,8 @@ def _never_steps(model, loader, criterion, optimizer=None, device="cpu"):
     ("wrong", "message"),
     [
         (_mean_of_batches, "mean of the batch losses"),
-        (_no_eval_mode, "eval mode"),
-        (_never_steps, "train mode|weights must change"),
+        (_no_eval_mode, r"train mode: call model\.eval\(\)"),
+        (_never_steps, r"eval mode: call model\.train\(\)"),
     ],
 )
 def test_check_run_epoch_names_the_mistake(wrong, message):
@@ -126,37 +127,41 @@ def test_check_run_epoch_names_the_mistake(wrong, message):
 
 
 def test_check_loss_plot():
+    train, val = [3, 2, 1], [3, 2.5, 2]
     fig, ax = plt.subplots()
-    ax.plot([1, 2, 3], [3, 2, 1], label="training")
-    with pytest.raises(checks.ExerciseError, match="1 curve"):
-        checks.check_loss_plot(ax)
-    ax.plot([1, 2, 3], [3, 2.5, 2], label="validation")
+    ax.plot([1, 2, 3], train, label="training")
+    with pytest.raises(checks.ExerciseError, match="no curve holds val_losses"):
+        checks.check_loss_plot(ax, train, val)
+    ax.plot([1, 2, 3], val, label="validation")
     with pytest.raises(checks.ExerciseError, match="label the x axis"):
-        checks.check_loss_plot(ax)
+        checks.check_loss_plot(ax, train, val)
     ax.set(xlabel="epoch", ylabel="loss", title="Loss")
     with pytest.raises(checks.ExerciseError, match="legend"):
-        checks.check_loss_plot(ax)
+        checks.check_loss_plot(ax, train, val)
     ax.legend()
-    checks.check_loss_plot(ax)
+    checks.check_loss_plot(ax, train, val)
+    with pytest.raises(checks.ExerciseError, match="do not hold the values"):
+        checks.check_loss_plot(ax, [5, 4, 3], [6, 5, 4])  # losses of another run
     plt.close(fig)
 
 
 def test_check_test_metrics():
-    y = np.array([0, 0, 1, 1, 1])
-    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
-    accuracy = 3 / 5
+    torch.manual_seed(0)
+    model = LSTMClassifier(hidden_size=4, num_classes=2)
+    X = np.random.default_rng(0).normal(size=(30, 12)).astype(np.float32)
+    y = np.arange(30) % 2
+    proba = predict_proba(model, X)
+    accuracy = float((proba.argmax(1) == y).mean())
     auc = metrics.roc_auc(y, proba)
-    checks.check_test_metrics(y, proba, accuracy, auc)
-    with pytest.raises(checks.ExerciseError, match="wrong class"):
-        checks.check_test_metrics(y, proba, accuracy, metrics.roc_auc(y, proba[:, ::-1]))
-    with pytest.raises(checks.ExerciseError, match="probabilities, not predicted labels"):
-        checks.check_test_metrics(
-            y, proba, accuracy, metrics.roc_auc(y, np.eye(2)[proba.argmax(1)])
-        )
-    with pytest.raises(checks.ExerciseError, match="accuracy is 0.8000, expected 0.6000"):
-        checks.check_test_metrics(y, proba, 0.8, auc)
+    checks.check_test_metrics(y, proba, accuracy, auc, model, X)
+    with pytest.raises(checks.ExerciseError, match="normal class"):
+        checks.check_test_metrics(y, proba, accuracy, 1 - auc, model, X)
+    with pytest.raises(checks.ExerciseError, match=r"test_accuracy is 2\.0000"):
+        checks.check_test_metrics(y, proba, 2.0, auc, model, X)
     with pytest.raises(checks.ExerciseError, match="sum to 1"):
-        checks.check_test_metrics(y, proba * 3, accuracy, auc)
+        checks.check_test_metrics(y, proba * 3, accuracy, auc, model, X)
+    with pytest.raises(checks.ExerciseError, match="not the model's probabilities"):
+        checks.check_test_metrics(y, proba[::-1], accuracy, auc, model, X)
 
 
 def test_check_early_auc():
@@ -168,19 +173,29 @@ def test_check_early_auc():
 
     def full_beats_only(m, X, y, fractions):
         return pd.DataFrame(
-            {"fraction": fractions, "roc_auc": [metrics.roc_auc(y, predict_proba(m, X))] * 3}
+            {
+                "fraction": fractions,
+                "samples": [max(1, round(f * X.shape[1])) for f in fractions],
+                "roc_auc": [metrics.roc_auc(y, predict_proba(m, X))] * len(fractions),
+            }
         )
 
-    with pytest.raises(checks.ExerciseError, match=r"feed X\[:, :k\]"):
+    with pytest.raises(checks.ExerciseError, match=r"that of the whole beat.*X\[:, :2\]"):
         checks.check_early_auc(full_beats_only, model, X, y)
     with pytest.raises(checks.ExerciseError, match="expected a pandas DataFrame"):
         checks.check_early_auc(lambda *a: [0.5, 0.5, 0.5], model, X, y)
 
 
 def test_chapter_two_checkers():
-    checks.check_undersampling(np.zeros((10, 3)), np.repeat(np.arange(5), 2), per_class=2)
+    X_train = np.random.default_rng(0).normal(size=(20, 3))
+    y_train = np.repeat(np.arange(5), [8, 3, 3, 2, 4])
+    sampler = RandomUnderSampler(random_state=42)
+    X_bal, y_bal = sampler.fit_resample(X_train, y_train)
+    checks.check_undersampling(X_bal, y_bal, sampler, X_train, y_train)
     with pytest.raises(checks.ExerciseError, match=r"class counts are \[3, 2, 2, 2, 2\]"):
-        checks.check_undersampling(np.zeros((11, 3)), np.r_[0, np.repeat(np.arange(5), 2)])
+        checks.check_undersampling(
+            np.r_[X_bal[:1], X_bal], np.r_[0, y_bal], sampler, X_train, y_train
+        )
     checks.check_lstm_fcn_output(torch.zeros(4, 5), batch_size=4)
     with pytest.raises(checks.ExerciseError, match=r"shape \(4, 3\), expected \(4, 5\)"):
         checks.check_lstm_fcn_output(torch.zeros(4, 3), batch_size=4)

@@ -1,0 +1,1343 @@
+"""A library of student answers, wrong and right, for every exercise checker.
+
+Each exercise has realistic wrong answers (the checker must raise, and its message must
+name the mistake that was made) and valid answers written differently from the official
+solution (the checker must accept them). Everything runs on small arrays and models.
+To add a mistake students make: add one entry to the exercise's ``WRONG`` dict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from imblearn.under_sampling import RandomUnderSampler  # noqa: E402
+from scipy.special import softmax  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import label_binarize  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from ecg_course import checks, metrics  # noqa: E402
+from ecg_course.models import LSTMFCN, LSTMClassifier  # noqa: E402
+from ecg_course.training import predict_proba, run_epoch  # noqa: E402
+
+SEED = 42
+
+
+def _params(table: dict) -> list:
+    return [pytest.param(*value, id=name) for name, value in table.items()]
+
+
+def _valid(table: dict) -> list:
+    return [pytest.param(value, id=name) for name, value in table.items()]
+
+
+# --- exercise ex1-split ---------------------------------------------------------------------
+
+_rng = np.random.default_rng(0)
+SPLIT_X = _rng.normal(size=(1000, 6)).astype(np.float32)
+SPLIT_Y5 = _rng.choice(5, size=1000, p=[0.55, 0.25, 0.1, 0.06, 0.04])
+SPLIT_YB = (SPLIT_Y5 != 0).astype(np.int64)
+
+
+def _split_official(X, y, y5):
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=SEED
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=0.25, stratify=y_rest, random_state=SEED
+    )
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _split_indices(X, y, y5):
+    """NumPy style: split the row numbers, then index."""
+    rows = np.arange(len(y))
+    rest, test = train_test_split(rows, test_size=0.2, stratify=y, random_state=SEED)
+    train, val = train_test_split(rest, test_size=0.25, stratify=y[rest], random_state=SEED)
+    return X[train], X[val], X[test], y[train], y[val], y[test]
+
+
+def _split_pandas(X, y, y5):
+    """pandas inputs, train_size and an integer validation size."""
+    frame, labels = pd.DataFrame(X), pd.Series(y, name="abnormal")
+    f_rest, f_test, l_rest, l_test = train_test_split(
+        frame, labels, train_size=0.8, random_state=SEED, stratify=labels
+    )
+    f_train, f_val, l_train, l_val = train_test_split(
+        f_rest, l_rest, test_size=len(f_rest) // 4, random_state=SEED, stratify=l_rest
+    )
+    return tuple(p.to_numpy() for p in (f_train, f_val, f_test, l_train, l_val, l_test))
+
+
+def _split(X, y, test_kw, val_kw):
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=0.2, **test_kw)
+    X_train, X_val, y_train, y_val = train_test_split(X_rest, y_rest, test_size=0.25, **val_kw)
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _second_without_seed(X, y, y5):
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=SEED
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=0.25, stratify=y_rest, random_state=7
+    )  # no random_state: a fresh draw every run, here seed 7
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _val_first(X, y, y5):
+    X_rest, X_val, y_rest, y_val = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=SEED
+    )
+    X_train, X_test, y_train, y_test = train_test_split(
+        X_rest, y_rest, test_size=0.25, stratify=y_rest, random_state=SEED
+    )
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _leaky(X, y, y5):
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=SEED
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=SEED
+    )  # the second split from all beats
+    X_train, y_train = X_train[:600], y_train[:600]
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _wrong_order_of_outputs(X, y, y5):
+    X_rest, y_rest, X_test, y_test = train_test_split(  # outputs in the wrong order
+        X, y, test_size=0.2, stratify=y, random_state=SEED
+    )
+    return X_rest[:600], X_rest[600:], X_test, y_rest[:600], y_rest[600:], y_test
+
+
+def _misaligned_labels(X, y, y5):
+    X_train, X_val, X_test, y_train, y_val, y_test = _split_official(X, y, y5)
+    return X_train, X_val, X_test, np.sort(y_train), y_val, y_test
+
+
+def _split_strata(X, y, y5):
+    rows = np.arange(len(y))
+    rest, test = train_test_split(rows, test_size=0.2, stratify=y5, random_state=SEED)
+    train, val = train_test_split(rest, test_size=0.25, stratify=y5[rest], random_state=SEED)
+    return X[train], X[val], X[test], y[train], y[val], y[test]
+
+
+def _split_stratified_seed(X, y, seed):
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=seed
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=0.25, stratify=y_rest, random_state=seed
+    )
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _split_sizes(X, y, test_size, val_size):
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=SEED
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=val_size, stratify=y_rest, random_state=SEED
+    )
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _split_official_on_y5(X, y, y5):
+    return _split_official(X, y5, y5)
+
+
+def _reshuffled(X, y, y5):
+    X_train, X_val, X_test, y_train, y_val, y_test = _split_official(X, y, y5)
+    order = np.random.default_rng(0).permutation(len(y_train))
+    return X_train[order], X_val, X_test, y_train[order], y_val, y_test
+
+
+def _split_strata_second(X, y, y5):
+    rows = np.arange(len(y))
+    rest, test = train_test_split(rows, test_size=0.2, stratify=y, random_state=SEED)
+    train, val = train_test_split(rest, test_size=0.25, stratify=y5[rest], random_state=SEED)
+    return X[train], X[val], X[test], y[train], y[val], y[test]
+
+
+WRONG_SPLIT = {
+    "second split without random_state": (_second_without_seed, "second train_test_split"),
+    "second split not stratified": (
+        lambda X, y, y5: _split(X, y, dict(stratify=y, random_state=SEED), dict(random_state=SEED)),
+        "second train_test_split call is not stratified",
+    ),
+    "no split stratified": (
+        lambda X, y, y5: _split(X, y, dict(random_state=SEED), dict(random_state=SEED)),
+        "neither train_test_split call is stratified",
+    ),
+    "stratified on the five classes": (_split_strata, "five-class labels"),
+    "second split stratified on the five classes": (
+        _split_strata_second,
+        "second call is stratified on the five-class labels",
+    ),
+    "validation set split off first": (_val_first, "swapped"),
+    "random_state=0": (
+        lambda X, y, y5: _split_stratified_seed(X, y, 0),
+        "random_state=42 gives",
+    ),
+    "second split takes 20% of the rest": (
+        lambda X, y, y5: _split_sizes(X, y, 0.2, 0.2),
+        "training set has 640 rows, expected 600",
+    ),
+    "five-class labels split": (_split_official_on_y5, "not the five classes"),
+    "second split from all beats": (_leaky, "in both the .* and the test set"),
+    "outputs unpacked in the wrong order": (_wrong_order_of_outputs, "in that order"),
+    "labels sorted apart from the beats": (_misaligned_labels, "do not belong to its beats"),
+    "training set reshuffled": (_reshuffled, "in another order"),
+    "not shuffled": (
+        lambda X, y, y5: _split(X, y, dict(shuffle=False), dict(shuffle=False)),
+        "not shuffled",
+    ),
+}
+
+
+VALID_SPLIT = {
+    "official": _split_official,
+    "row numbers (NumPy)": _split_indices,
+    "pandas, train_size, integer size": _split_pandas,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_SPLIT))
+def test_split_wrong_answers(answer, message):
+    parts = answer(SPLIT_X, SPLIT_YB, SPLIT_Y5)
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_split(*parts, SPLIT_X, SPLIT_YB, random_state=SEED, other_labels=SPLIT_Y5)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_SPLIT))
+def test_split_valid_answers(answer, capsys):
+    parts = answer(SPLIT_X, SPLIT_YB, SPLIT_Y5)
+    checks.check_split(*parts, SPLIT_X, SPLIT_YB, random_state=SEED, other_labels=SPLIT_Y5)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+def test_split_without_stratification_fails_for_every_seed():
+    """An unstratified split must never pass, whatever seed it happened to use."""
+    for seed in range(20):
+        parts = _split(SPLIT_X, SPLIT_YB, dict(random_state=seed), dict(random_state=seed))
+        with pytest.raises(checks.ExerciseError):
+            checks.check_split(*parts, SPLIT_X, SPLIT_YB, random_state=SEED)
+
+
+# --- exercise ex1-run-epoch -----------------------------------------------------------------
+
+
+def _epoch_no_zero_grad(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    total, n = 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                loss.backward()
+                optimizer.step()
+            total, n = total + loss.item() * len(y), n + len(y)
+    return total / n
+
+
+def _epoch_never_eval(model, loader, criterion, optimizer=None, device="cpu"):
+    if optimizer is not None:
+        model.train()
+    total, n = 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total, n = total + loss.item() * len(y), n + len(y)
+    return total / n
+
+
+def _epoch_never_train(model, loader, criterion, optimizer=None, device="cpu"):
+    if optimizer is None:
+        model.eval()
+    total, n = 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total, n = total + loss.item() * len(y), n + len(y)
+    return total / n
+
+
+def _epoch_returns_tensor(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    total, n = 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total, n = total + loss * len(y), n + len(y)  # the tensor, not loss.item()
+    return total / n
+
+
+def _epoch_mean_of_batches(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    losses = []
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def _epoch_no_no_grad(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    total, n = 0.0, 0
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        if optimizer is not None:
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        total, n = total + loss.item() * len(y), n + len(y)
+    return total / n
+
+
+def _epoch_zero_grad_late(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    total, n = 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                loss.backward()
+                optimizer.zero_grad()  # wipes the gradients before the step
+                optimizer.step()
+            total, n = total + loss.item() * len(y), n + len(y)
+    return total / n
+
+
+def _epoch_per_batch_count(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    total = 0.0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total += loss.item() * len(y)
+    return total / len(loader)
+
+
+def _epoch_sum(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    total = 0.0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total += loss.item() * len(y)
+    return total
+
+
+def _epoch_zero_grad_once(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    if optimizer is not None:
+        optimizer.zero_grad()  # once, before the loop
+    total, n = 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                loss.backward()
+                optimizer.step()
+            total, n = total + loss.item() * len(y), n + len(y)
+    return total / n
+
+
+def _epoch_always_steps(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train()
+    total, n = 0.0, 0
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total, n = total + loss.item() * len(y), n + len(y)
+    return total / n
+
+
+def _epoch_full_batches(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    total = 0.0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total += loss.item() * len(y)
+    return total / (loader.batch_size * len(loader))
+
+
+WRONG_RUN_EPOCH = {
+    "no zero_grad": (_epoch_no_zero_grad, r"earlier batches were still there.*zero_grad"),
+    "never switches to eval mode": (_epoch_never_eval, r"train mode: call model\.eval\(\)"),
+    "never switches to train mode": (_epoch_never_train, r"eval mode: call model\.train\(\)"),
+    "returns the loss tensor": (_epoch_returns_tensor, r"returned a torch\.Tensor.*loss\.item\(\)"),
+    "mean of the batch losses": (_epoch_mean_of_batches, "mean of the batch losses"),
+    "evaluation without no_grad": (_epoch_no_no_grad, r"kept gradients.*no_grad"),
+    "zero_grad between backward and step": (_epoch_zero_grad_late, "there were no gradients"),
+    "divides by the number of batches": (_epoch_per_batch_count, "number of batches"),
+    "returns the sum": (_epoch_sum, "sum of loss \\* batch size"),
+    "divides by batch_size * batches": (_epoch_full_batches, "last batch is smaller"),
+    "zero_grad once before the loop": (_epoch_zero_grad_once, "earlier batches"),
+    "always trains": (_epoch_always_steps, "raised AttributeError"),
+}
+
+
+def _epoch_manual(model, loader, criterion, optimizer=None, device="cpu"):
+    """Two branches, inference_mode, model.zero_grad, x.size(0)."""
+    losses, sizes = [], []
+    if optimizer is None:
+        model.eval()
+        with torch.inference_mode():
+            for x, y in loader:
+                losses.append(criterion(model(x.to(device)), y.to(device)).item())
+                sizes.append(x.size(0))
+    else:
+        model.train()
+        for x, y in loader:
+            model.zero_grad()
+            loss = criterion(model(x.to(device)), y.to(device))
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            sizes.append(x.size(0))
+    return float(np.average(losses, weights=sizes))
+
+
+def _epoch_zero_grad_after_step(model, loader, criterion, optimizer=None, device="cpu"):
+    """zero_grad at the end of the batch, a nullcontext, len(loader.dataset)."""
+    training = optimizer is not None
+    model.train() if training else model.eval()
+    context = contextlib.nullcontext() if training else torch.no_grad()
+    running = 0.0
+    with context:
+        for batch in loader:
+            x, y = (t.to(device) for t in batch)
+            loss = criterion(model(x), y)
+            if training:
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=False)
+            running += float(loss.detach()) * y.shape[0]
+    return running / len(loader.dataset)
+
+
+VALID_RUN_EPOCH = {
+    "package (float32)": functools.partial(run_epoch, precision="fp32"),
+    "two branches, inference_mode": _epoch_manual,
+    "zero_grad after step": _epoch_zero_grad_after_step,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_RUN_EPOCH))
+def test_run_epoch_wrong_answers(answer, message):
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_run_epoch(answer)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_RUN_EPOCH))
+def test_run_epoch_valid_answers(answer, capsys):
+    checks.check_run_epoch(answer)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+# --- exercise ex1-loss-plot -----------------------------------------------------------------
+
+TRAIN_LOSSES = [0.69, 0.41, 0.30, 0.26, 0.24]
+VAL_LOSSES = [0.60, 0.38, 0.31, 0.29, 0.30]
+EPOCHS = np.arange(1, 6)
+
+
+def _plot_official():
+    fig, ax = plt.subplots()
+    ax.plot(EPOCHS, TRAIN_LOSSES, marker="o", label="training")
+    ax.plot(EPOCHS, VAL_LOSSES, marker="o", label="validation")
+    ax.axvline(4, color="gray", linestyle="--", label="kept epoch")
+    ax.set(xlabel="epoch", ylabel="loss", title="Loss per epoch")
+    ax.legend()
+    return ax
+
+
+def _plot_pyplot():
+    plt.figure()
+    plt.plot(range(1, len(TRAIN_LOSSES) + 1), TRAIN_LOSSES, label="Train")
+    plt.plot(range(1, len(VAL_LOSSES) + 1), VAL_LOSSES, label="Val")
+    plt.xlabel("Epoch")
+    plt.ylabel("Cross-entropy")
+    plt.title("Learning curves")
+    plt.legend()
+    return plt.gca()
+
+
+def _plot_pandas():
+    losses = pd.DataFrame(
+        {"training loss": TRAIN_LOSSES, "validation loss": VAL_LOSSES}, index=EPOCHS
+    )
+    ax = losses.plot(title="Loss", logy=True)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    return ax
+
+
+def _plot_legend_labels_only():
+    fig, ax = plt.subplots()
+    ax.plot(EPOCHS, TRAIN_LOSSES, "b-")
+    ax.plot(EPOCHS, VAL_LOSSES, "r--")
+    ax.legend(["train", "validation"])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Loss")
+    return ax
+
+
+def _stale_axes():
+    _, ax = plt.subplots()  # an earlier figure, as in the notebook
+    ax.plot(np.sin(np.linspace(0, 6, 140)), label="beat")
+    ax.plot(np.cos(np.linspace(0, 6, 140)), label="beat 2")
+    ax.set(xlabel="time", ylabel="amplitude", title="beats")
+    ax.legend()
+    plt.figure()
+    plt.plot(EPOCHS, TRAIN_LOSSES, label="training")
+    plt.plot(EPOCHS, VAL_LOSSES, label="validation")
+    plt.xlabel("epoch")
+    plt.ylabel("loss")
+    plt.title("Loss")
+    plt.legend()
+    return ax
+
+
+def _plot_with(train=TRAIN_LOSSES, val=VAL_LOSSES, x=EPOCHS, labels=("training", "validation"),
+               legend=True, title="Loss", xlabel="epoch"):  # fmt: skip
+    fig, ax = plt.subplots()
+    if x is None:
+        ax.plot(train, label=labels[0])
+        ax.plot(val, label=labels[1])
+    else:
+        ax.plot(x, train, label=labels[0])
+        ax.plot(x, val, label=labels[1])
+    ax.set(xlabel=xlabel, ylabel="loss", title=title)
+    if legend:
+        ax.legend()
+    return ax
+
+
+def _plot_figure_legend():
+    fig, ax = plt.subplots()
+    ax.plot(EPOCHS, VAL_LOSSES, "o-", label="validation")
+    ax.plot(EPOCHS, TRAIN_LOSSES, "s-", label="training")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    fig.suptitle("Loss per epoch")
+    fig.legend()
+    return ax
+
+
+WRONG_LOSS_PLOT = {
+    "pyplot without ax (stale axes)": (_stale_axes, "drawn on another Axes than ax"),
+    "log of the losses": (
+        lambda: _plot_with(train=np.log(TRAIN_LOSSES), val=np.log(VAL_LOSSES)),
+        "not a transformed",
+    ),
+    "train_losses twice": (lambda: _plot_with(val=TRAIN_LOSSES), "no curve holds val_losses"),
+    "val_losses only": (lambda: _plot_with(train=VAL_LOSSES), "no curve holds train_losses"),
+    "epochs from 0": (lambda: _plot_with(x=None), "expected the epochs 1 to 5"),
+    "labels swapped": (
+        lambda: _plot_with(labels=("validation", "training")),
+        "label each with its own set",
+    ),
+    "validation labelled test": (
+        lambda: _plot_with(labels=("train", "test")),
+        "labelled 'test': it is the validation loss",
+    ),
+    "no legend": (lambda: _plot_with(legend=False), "add a legend"),
+    "no title": (lambda: _plot_with(title=""), "title"),
+    "no x label": (lambda: _plot_with(xlabel=""), "label the x axis"),
+    "the figure instead of the Axes": (lambda: _plot_official().figure, "pass the matplotlib Axes"),
+}
+
+VALID_LOSS_PLOT = {
+    "official": _plot_official,
+    "figure legend and suptitle": _plot_figure_legend,
+    "pyplot and plt.gca()": _plot_pyplot,
+    "pandas DataFrame.plot": _plot_pandas,
+    "legend from a list of labels": _plot_legend_labels_only,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_LOSS_PLOT))
+def test_loss_plot_wrong_answers(answer, message):
+    try:
+        with pytest.raises(checks.ExerciseError, match=message):
+            checks.check_loss_plot(answer(), TRAIN_LOSSES, VAL_LOSSES)
+    finally:
+        plt.close("all")
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_LOSS_PLOT))
+def test_loss_plot_valid_answers(answer, capsys):
+    try:
+        checks.check_loss_plot(answer(), TRAIN_LOSSES, VAL_LOSSES)
+    finally:
+        plt.close("all")
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+# --- exercise ex1-metrics -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def binary_task():
+    torch.manual_seed(0)
+    model = LSTMClassifier(hidden_size=4, num_classes=2)
+    rng = np.random.default_rng(1)
+    X_val = rng.normal(size=(60, 23)).astype(np.float32)
+    X_test = rng.normal(size=(60, 23)).astype(np.float32)
+    y_test = (predict_proba(model, X_test)[:, 1] + rng.normal(0, 0.02, 60) > 0.5).astype(int)
+    y_test[:6] = 1 - y_test[:6]  # not a perfect model
+    return model, X_val, X_test, y_test
+
+
+def _metrics_official(model, X_val, X_test, y_test):
+    proba = predict_proba(model, X_test)
+    return (
+        proba,
+        skm.accuracy_score(y_test, proba.argmax(axis=1)),
+        skm.roc_auc_score(y_test, proba[:, 1]),
+    )
+
+
+def _metrics_numpy(model, X_val, X_test, y_test):
+    """Softmax by hand under inference_mode, accuracy with NumPy."""
+    model.eval()
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(X_test))
+    proba = torch.softmax(logits, dim=-1).numpy()
+    return proba, float(np.mean(proba.argmax(1) == y_test)), metrics.roc_auc(y_test, proba)
+
+
+def _metrics_pandas(model, X_val, X_test, y_test):
+    proba = predict_proba(model, X_test, batch_size=7)
+    frame = pd.DataFrame({"truth": y_test, "pred": proba.argmax(axis=1), "p": proba[:, 1]})
+    accuracy = (frame["truth"] == frame["pred"]).mean()
+    return proba, accuracy, skm.roc_auc_score(frame["truth"], frame["p"])
+
+
+def _metrics_with(proba_of=None, accuracy_of=None, auc_of=None):
+    def answer(model, X_val, X_test, y_test):
+        proba = proba_of(model, X_val, X_test) if proba_of else predict_proba(model, X_test)
+        p = np.asarray(proba.detach() if isinstance(proba, torch.Tensor) else proba)
+        accuracy = (
+            accuracy_of(y_test, p) if accuracy_of else skm.accuracy_score(y_test, p.argmax(axis=1))
+        )
+        auc = auc_of(y_test, p) if auc_of else skm.roc_auc_score(y_test, p[:, 1])
+        return proba, accuracy, auc
+
+    return answer
+
+
+def _logits(model, X_val, X_test):
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(X_test)).numpy()
+
+
+WRONG_METRICS = {
+    "validation beats with the test labels": (
+        _metrics_with(proba_of=lambda m, Xv, Xt: predict_proba(m, Xv)),
+        r"not the model's probabilities for X_test.*X_val",
+    ),
+    "ROC-AUC of the normal class": (
+        _metrics_with(auc_of=lambda y, p: skm.roc_auc_score(y, p[:, 0])),
+        r"normal class's probability.*proba\[:, 1\]",
+    ),
+    "ROC-AUC of argmax labels": (
+        _metrics_with(auc_of=lambda y, p: skm.roc_auc_score(y, p.argmax(1))),
+        "from predicted labels",
+    ),
+    "accuracy as a count": (
+        _metrics_with(accuracy_of=lambda y, p: (p.argmax(1) == y).sum()),
+        "number of right answers",
+    ),
+    "accuracy as a percentage": (
+        _metrics_with(accuracy_of=lambda y, p: 100 * skm.accuracy_score(y, p.argmax(1))),
+        "a percentage",
+    ),
+    "accuracy rounded": (
+        _metrics_with(accuracy_of=lambda y, p: round(skm.accuracy_score(y, p.argmax(1)), 2)),
+        "rounded: keep the full value",
+    ),
+    "error rate": (
+        _metrics_with(accuracy_of=lambda y, p: float((p.argmax(1) != y).mean())),
+        "error rate",
+    ),
+    "logits instead of probabilities": (
+        _metrics_with(proba_of=_logits, auc_of=lambda y, p: 0.5, accuracy_of=lambda y, p: 0.5),
+        "apply the softmax",
+    ),
+    "proba left a tensor": (
+        _metrics_with(proba_of=lambda m, Xv, Xt: torch.as_tensor(predict_proba(m, Xt))),
+        r"torch\.Tensor.*numpy",
+    ),
+    "accuracy as a tensor": (
+        _metrics_with(
+            accuracy_of=lambda y, p: torch.tensor(p.argmax(1) == y, dtype=torch.float).mean()
+        ),
+        "test_accuracy is a Tensor",
+    ),
+}
+
+VALID_METRICS = {
+    "official": _metrics_official,
+    "inference_mode and NumPy": _metrics_numpy,
+    "pandas, other batch size": _metrics_pandas,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_METRICS))
+def test_metrics_wrong_answers(binary_task, answer, message):
+    model, X_val, X_test, y_test = binary_task
+    proba, accuracy, auc = answer(model, X_val, X_test, y_test)
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_test_metrics(y_test, proba, accuracy, auc, model, X_test)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_METRICS))
+def test_metrics_valid_answers(binary_task, answer, capsys):
+    model, X_val, X_test, y_test = binary_task
+    checks.check_test_metrics(y_test, *answer(model, X_val, X_test, y_test), model, X_test)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+# --- exercise ex1-early-auc -----------------------------------------------------------------
+
+
+def _early_official(model, X, y, fractions):
+    rows = []
+    for f in fractions:
+        k = max(1, int(round(f * X.shape[1])))
+        proba = predict_proba(model, X[:, :k])
+        rows.append({"fraction": f, "samples": k, "roc_auc": skm.roc_auc_score(y, proba[:, 1])})
+    return pd.DataFrame(rows)
+
+
+def _early_numpy(model, X, y, fractions):
+    """np.rint, the package's roc_auc, a DataFrame from columns."""
+    ks = [max(1, int(np.rint(f * X.shape[1]))) for f in fractions]
+    aucs = [metrics.roc_auc(y, predict_proba(model, X[:, :k], batch_size=16)) for k in ks]
+    return pd.DataFrame({"fraction": list(fractions), "samples": ks, "roc_auc": aucs})
+
+
+def _early_manual(model, X, y, fractions):
+    """Softmax by hand under inference_mode, records."""
+    model.eval()
+    records = []
+    for f in fractions:
+        k = max(1, round(f * X.shape[1]))
+        with torch.inference_mode():
+            p = torch.softmax(model(torch.tensor(X[:, :k], dtype=torch.float32)), dim=1)
+        records.append((f, k, skm.roc_auc_score(y, p[:, 1].numpy())))
+    return pd.DataFrame.from_records(records, columns=["fraction", "samples", "roc_auc"])
+
+
+def _early_with(score=None, prefix=None, k_of=None, columns=("fraction", "samples", "roc_auc")):
+    def answer(model, X, y, fractions):
+        rows = []
+        for f in fractions:
+            k = k_of(f, X.shape[1]) if k_of else max(1, int(round(f * X.shape[1])))
+            beats = prefix(X, k) if prefix else X[:, :k]
+            model.eval()
+            with torch.no_grad():
+                logits = model(torch.as_tensor(np.ascontiguousarray(beats)))
+            proba = torch.softmax(logits, 1).numpy()
+            value = score(y, proba, logits.numpy()) if score else skm.roc_auc_score(y, proba[:, 1])
+            rows.append(dict(zip(columns, (f, k, value), strict=True)))
+        return pd.DataFrame(rows)
+
+    return answer
+
+
+def _early_first_beats(model, X, y, fractions):
+    rows = []
+    for f in fractions:
+        k = max(1, round(f * X.shape[1]))
+        proba = predict_proba(model, X[:k])  # the first k beats, whole
+        auc = skm.roc_auc_score(y[:k], proba[:, 1]) if 0 < y[:k].sum() < k else np.nan
+        rows.append({"fraction": f, "samples": k, "roc_auc": auc})
+    return pd.DataFrame(rows)
+
+
+WRONG_EARLY = {
+    "wrong class column": (
+        _early_with(score=lambda y, p, lg: skm.roc_auc_score(y, p[:, 0])),
+        r"class 0 \(normal\)",
+    ),
+    "argmax labels": (
+        _early_with(score=lambda y, p, lg: skm.roc_auc_score(y, p.argmax(1))),
+        "predicted labels",
+    ),
+    "raw logits": (
+        _early_with(score=lambda y, p, lg: skm.roc_auc_score(y, lg[:, 1])),
+        "raw logit",
+    ),
+    "full beats every time": (_early_with(prefix=lambda X, k: X), "that of the whole beat"),
+    "the last k samples": (_early_with(prefix=lambda X, k: X[:, -k:]), "last .* samples"),
+    "the first k beats": (_early_first_beats, r"X\[:\d+\] (would take|takes) the first \d+ beats"),
+    "no max(1, ...)": (_early_with(k_of=lambda f, T: int(round(f * T))), r"max\(1, round"),
+    "rounding down": (_early_with(k_of=lambda f, T: max(1, int(f * T))), "samples column says"),
+    "a list instead of a DataFrame": (
+        lambda m, X, y, f: [0.5] * len(f),
+        "expected a pandas DataFrame",
+    ),
+    "no samples column": (
+        _early_with(columns=("fraction", "k", "roc_auc")),
+        "no 'samples' column",
+    ),
+    "fractions as percentages": (
+        lambda m, X, y, f: _early_official(m, X, y, f).assign(fraction=lambda d: 100 * d.fraction),
+        "fraction column",
+    ),
+}
+
+VALID_EARLY = {
+    "official": _early_official,
+    "NumPy rint, package roc_auc": _early_numpy,
+    "inference_mode, records": _early_manual,
+}
+
+
+@pytest.fixture(scope="module")
+def early_task(binary_task):
+    model, _, X_test, y_test = binary_task
+    return model, X_test, y_test  # 23 samples per beat: round and floor differ at 50%
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_EARLY))
+def test_early_auc_wrong_answers(early_task, answer, message):
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_early_auc(answer, *early_task)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_EARLY))
+def test_early_auc_valid_answers(early_task, answer, capsys):
+    checks.check_early_auc(answer, *early_task)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+# --- exercise ex2-undersample ---------------------------------------------------------------
+
+_rng = np.random.default_rng(2)
+US_X = _rng.normal(size=(400, 7)).astype(np.float32)
+US_Y = np.repeat(np.arange(5), [250, 60, 50, 12, 28])
+US_X_TEST = _rng.normal(size=(100, 7)).astype(np.float32)
+US_Y_TEST = np.repeat(np.arange(5), [60, 15, 12, 5, 8])
+
+
+def _us_official(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(random_state=SEED)
+    X_bal, y_bal = sampler.fit_resample(X, y)
+    return sampler, X_bal, y_bal
+
+
+def _us_pandas(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(sampling_strategy="auto", random_state=SEED)
+    frame, labels = sampler.fit_resample(pd.DataFrame(X), pd.Series(y))
+    return sampler, frame.to_numpy(), labels.to_numpy()
+
+
+def _us_indices(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(sampling_strategy="not minority", random_state=SEED)
+    sampler.fit_resample(X, y)
+    keep = sampler.sample_indices_
+    return sampler, X[keep], y[keep]
+
+
+def _us_seed(seed):
+    def answer(X, y, X_test, y_test):
+        sampler = RandomUnderSampler(random_state=seed)
+        X_bal, y_bal = sampler.fit_resample(X, y)
+        return sampler, X_bal, y_bal
+
+    return answer
+
+
+def _us_swapped(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(random_state=SEED)
+    y_bal, X_bal = sampler.fit_resample(X, y)
+    return sampler, X_bal, y_bal
+
+
+def _us_unfitted_sampler(X, y, X_test, y_test):
+    X_bal, y_bal = RandomUnderSampler(random_state=SEED).fit_resample(X, y)
+    return RandomUnderSampler(random_state=SEED), X_bal, y_bal
+
+
+def _us_other_sampler(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(random_state=SEED)
+    X_bal, y_bal = sampler.fit_resample(X, y)
+    sampler = RandomUnderSampler(random_state=SEED, replacement=True)
+    sampler.fit_resample(X, y)  # kept another draw
+    return sampler, X_bal, y_bal
+
+
+def _us_majority(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(sampling_strategy="majority", random_state=SEED)
+    X_bal, y_bal = sampler.fit_resample(X, y)
+    return sampler, X_bal, y_bal
+
+
+def _us_test_set(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(random_state=SEED)
+    X_bal, y_bal = sampler.fit_resample(X_test, y_test)
+    return sampler, X_bal, y_bal
+
+
+def _us_dataframe(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(random_state=SEED)
+    X_bal, y_bal = sampler.fit_resample(pd.DataFrame(X), pd.Series(y))
+    return sampler, X_bal, y_bal
+
+
+def _us_replacement(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(random_state=SEED, replacement=True)
+    X_bal, y_bal = sampler.fit_resample(X, y)
+    return sampler, X_bal, y_bal
+
+
+def _us_reshuffled(X, y, X_test, y_test):
+    sampler, X_bal, y_bal = _us_official(X, y, X_test, y_test)
+    order = np.random.default_rng(SEED).permutation(len(y_bal))
+    return sampler, X_bal[order], y_bal[order]
+
+
+WRONG_UNDERSAMPLING = {
+    "random_state=0": (_us_seed(0), r"random_state=0, expected SEED \(42\)"),
+    "no random_state": (_us_seed(None), "without random_state"),
+    "outputs swapped": (_us_swapped, "X_bal has shape"),
+    "sampler kept unfitted": (_us_unfitted_sampler, "no sample_indices_"),
+    "another sampler kept": (_us_other_sampler, r"X_bal is not X_train\[sampler.sample_indices_\]"),
+    "only the majority class reduced": (_us_majority, "expected all equal"),
+    "the test set resampled": (_us_test_set, "rarest class's count in y_train"),
+    "pandas output kept": (_us_dataframe, "pandas DataFrame.*to_numpy"),
+    "replacement=True": (_us_replacement, "replacement=True"),
+    "resampled set reshuffled": (_us_reshuffled, "right beats in another order"),
+}
+
+VALID_UNDERSAMPLING = {
+    "official": _us_official,
+    "pandas in, NumPy out": _us_pandas,
+    "indexing with sample_indices_": _us_indices,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_UNDERSAMPLING))
+def test_undersampling_wrong_answers(answer, message):
+    sampler, X_bal, y_bal = answer(US_X, US_Y, US_X_TEST, US_Y_TEST)
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_undersampling(X_bal, y_bal, sampler, US_X, US_Y, random_state=SEED)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_UNDERSAMPLING))
+def test_undersampling_valid_answers(answer, capsys):
+    sampler, X_bal, y_bal = answer(US_X, US_Y, US_X_TEST, US_Y_TEST)
+    checks.check_undersampling(X_bal, y_bal, sampler, US_X, US_Y, random_state=SEED)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+# --- exercises ex2-forward and ex2-batched --------------------------------------------------
+
+SMALL_FCN = dict(hidden_size=8, filters_1=8, filters_2=8, filters_3=8, kernel_size_1=5,
+                 kernel_size_2=3, kernel_size_3=3)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fcn_task():
+    torch.manual_seed(0)
+    model = LSTMFCN(num_classes=5, seq_len=40, **SMALL_FCN)
+    model.eval()  # a few steps of "training" so that batch norm has running statistics
+    rng = np.random.default_rng(3)
+    X_bal = rng.normal(size=(30, 40)).astype(np.float32)
+    X_train = rng.normal(size=(30, 40)).astype(np.float32)
+    X_test = rng.normal(size=(250, 40)).astype(np.float32)
+    with torch.no_grad():
+        model.train()
+        model(torch.from_numpy(X_test))  # batch norm running statistics move off their start
+    return model, X_bal, X_train, X_test
+
+
+WRONG_FORWARD = {
+    "beats of X_train": (
+        lambda m, Xb, Xt: (torch.tensor(Xt[:8]), m(torch.tensor(Xt[:8]))),
+        r"x is not X_bal\[:8\]",
+    ),
+    "softmax applied": (
+        lambda m, Xb, Xt: (x := torch.tensor(Xb[:8]), torch.softmax(m(x), dim=1)),
+        "probabilities",
+    ),
+    "log_softmax applied": (
+        lambda m, Xb, Xt: (x := torch.tensor(Xb[:8]), torch.log_softmax(m(x), dim=1)),
+        "log-probabilities",
+    ),
+    "argmax": (
+        lambda m, Xb, Xt: (x := torch.tensor(Xb[:8]), m(x).argmax(dim=1)),
+        r"logits have shape \(8,\)",
+    ),
+    "ten beats": (
+        lambda m, Xb, Xt: (x := torch.tensor(Xb[:10]), m(x)),
+        r"x has shape \(10, 40\)",
+    ),
+    "logits as NumPy": (
+        lambda m, Xb, Xt: (x := torch.tensor(Xb[:8]), m(x).detach().numpy()),
+        "expected a tensor, got ndarray",
+    ),
+    "x left a NumPy array": (
+        lambda m, Xb, Xt: (Xb[:8], m(torch.tensor(Xb[:8]))),
+        "x is a ndarray",
+    ),
+}
+
+
+def _forward_no_grad(model, X_bal):
+    x = torch.from_numpy(X_bal[:8]).float()
+    with torch.no_grad():
+        return x, model(x)
+
+
+VALID_FORWARD = {
+    "official": lambda m, Xb, Xt: (x := torch.tensor(Xb[:8], dtype=torch.float32), m(x)),
+    "from_numpy, no_grad": lambda m, Xb, Xt: _forward_no_grad(m, Xb),
+    "as_tensor, eval mode": lambda m, Xb, Xt: (
+        x := torch.as_tensor(Xb[0:8, :]),
+        m.eval()(x),
+    ),
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_FORWARD))
+def test_forward_wrong_answers(fcn_task, answer, message):
+    model, X_bal, X_train, _ = fcn_task
+    x, logits = answer(model, X_bal, X_train)
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_lstm_fcn_output(logits, batch_size=8, x=x, source=X_bal)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_FORWARD))
+def test_forward_valid_answers(fcn_task, answer, capsys):
+    model, X_bal, X_train, _ = fcn_task
+    with torch.enable_grad():
+        x, logits = answer(model, X_bal, X_train)
+    checks.check_lstm_fcn_output(logits, batch_size=8, x=x, source=X_bal)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+def _batched(X, model, softmax_dim=1, log=False, stop=None, step=100, order=None, eval_=True,
+             join=True, numpy=True):  # fmt: skip
+    if eval_:
+        model.eval()
+    chunks = []
+    starts = list(range(0, stop if stop is not None else len(X), step))
+    with torch.no_grad():
+        for i in starts if order is None else order(starts):
+            logits = model(torch.tensor(X[i : i + step]))
+            f = torch.log_softmax if log else torch.softmax
+            chunks.append(f(logits, dim=softmax_dim))
+    if not join:
+        return chunks
+    proba = torch.cat(chunks)
+    return proba.numpy() if numpy else proba
+
+
+def _batched_eval_late(model, X):
+    proba = _batched(X, model, eval_=False)
+    model.eval()
+    return proba
+
+
+WRONG_BATCHED = {
+    "no model.eval()": (lambda m, X: _batched(X, m, eval_=False), r"train mode.*model\.eval\(\)"),
+    "last batch lost": (
+        lambda m, X: _batched(X, m, stop=len(X) - len(X) % 100),
+        "last, smaller batch",
+    ),
+    "softmax over the beats": (lambda m, X: _batched(X, m, softmax_dim=0), "dim=0"),
+    "log_softmax": (lambda m, X: _batched(X, m, log=True), "log-probabilities"),
+    "logits": (
+        lambda m, X: torch.cat(
+            [m.eval()(torch.tensor(X[i : i + 100])).detach() for i in range(0, len(X), 100)]
+        ).numpy(),
+        "rows must sum to 1",
+    ),  # fmt: skip
+    "left a tensor": (lambda m, X: _batched(X, m, numpy=False), r"torch\.Tensor"),
+    "batches never joined": (lambda m, X: _batched(X, m, join=False), "is a list"),
+    "batches in reverse order": (
+        lambda m, X: _batched(X, m, order=lambda s: s[::-1]),
+        "wrong order",
+    ),
+    "model.eval() after the loop": (_batched_eval_late, r"call model\.eval\(\) before the loop"),
+    "predicted classes only": (
+        lambda m, X: _batched(X, m).argmax(axis=1),
+        "probability of every class",
+    ),
+}
+
+
+def _batched_loader(model, X):
+    """A DataLoader, inference_mode, NumPy chunks."""
+    model.eval()
+    loader = DataLoader(TensorDataset(torch.from_numpy(X)), batch_size=100, shuffle=False)
+    parts = []
+    with torch.inference_mode():
+        for (xb,) in loader:
+            parts.append(torch.softmax(model(xb), dim=-1).numpy())
+    return np.concatenate(parts)
+
+
+def _batched_scipy(model, X):
+    """np.array_split and SciPy's softmax."""
+    model.eval()
+    parts = []
+    for chunk in np.array_split(X, np.arange(100, len(X), 100)):
+        with torch.no_grad():
+            parts.append(softmax(model(torch.as_tensor(chunk)).numpy(), axis=1))
+    return np.vstack(parts)
+
+
+def _batched_autocast(model, X):
+    """Mixed precision, as chapter 2's precision section shows."""
+    model.eval()
+    parts = []
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for i in range(0, len(X), 100):
+            parts.append(torch.softmax(model(torch.from_numpy(X[i : i + 100])).float(), 1))
+    return torch.cat(parts).numpy()
+
+
+VALID_BATCHED = {
+    "official": lambda m, X: _batched(X, m),
+    "DataLoader and inference_mode": _batched_loader,
+    "array_split and SciPy softmax": _batched_scipy,
+    "bfloat16 autocast": _batched_autocast,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_BATCHED))
+def test_batched_wrong_answers(fcn_task, answer, message):
+    model, _, _, X_test = fcn_task
+    model.train()  # as the notebook leaves it before the exercise
+    proba = answer(model, X_test)
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_batched_inference(proba, model, X_test)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_BATCHED))
+def test_batched_valid_answers(fcn_task, answer, capsys):
+    model, _, _, X_test = fcn_task
+    model.train()
+    checks.check_batched_inference(answer(model, X_test), model, X_test)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+# --- exercise ex2-table ---------------------------------------------------------------------
+
+CLASSES = list("NSVFQ")
+_rng = np.random.default_rng(4)
+TABLE_Y = np.repeat(np.arange(5), [40, 15, 15, 10, 10])
+TABLE_PROBA = softmax(_rng.normal(size=(90, 5)) + 1.5 * np.eye(5)[TABLE_Y], axis=1)
+
+
+def _table_official(y, proba):
+    pred = proba.argmax(axis=1)
+    rows = {}
+    for c, name in enumerate(CLASSES):
+        truth, predicted = y == c, pred == c
+        rows[name] = {
+            "accuracy": skm.accuracy_score(truth, predicted),
+            "roc_auc": skm.roc_auc_score(truth, proba[:, c]),
+            "precision": skm.precision_score(truth, predicted, zero_division=0),
+            "recall": skm.recall_score(truth, predicted),
+            "f1": skm.f1_score(truth, predicted),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _table_average_none(y, proba):
+    pred = proba.argmax(axis=1)
+    labels = np.arange(5)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y, pred, labels=labels, average=None, zero_division=0
+    )
+    truth = label_binarize(y, classes=labels)
+    return pd.DataFrame(
+        {
+            "accuracy": (truth == label_binarize(pred, classes=labels)).mean(axis=0),
+            "roc_auc": skm.roc_auc_score(truth, proba, average=None),
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+        },
+        index=CLASSES,
+    )
+
+
+def _table_numpy(y, proba):
+    """Counts from the confusion matrix, NumPy only."""
+    cm = skm.confusion_matrix(y, proba.argmax(1), labels=range(5))
+    tp = np.diag(cm)
+    fp, fn = cm.sum(0) - tp, cm.sum(1) - tp
+    tn = cm.sum() - tp - fp - fn
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    aucs = [skm.roc_auc_score(y == c, proba[:, c]) for c in range(5)]
+    table = pd.DataFrame(
+        np.column_stack([(tp + tn) / cm.sum(), aucs, precision, recall,
+                         2 * precision * recall / (precision + recall)]),
+        columns=["accuracy", "roc_auc", "precision", "recall", "f1"],
+    )  # fmt: skip
+    table.index = CLASSES
+    return table
+
+
+def _table_modified(change):
+    def answer(y, proba):
+        return change(_table_official(y, proba), y, proba)
+
+    return answer
+
+
+def _overall_accuracy(t, y, p):
+    return t.assign(accuracy=skm.accuracy_score(y, p.argmax(1)))
+
+
+def _auc_of_labels(t, y, p):
+    return t.assign(roc_auc=[skm.roc_auc_score(y == c, p.argmax(1) == c) for c in range(5)])
+
+
+def _swapped(t, y, p):
+    return t.rename(columns={"precision": "recall", "recall": "precision"})
+
+
+def _shifted(t, y, p):
+    shifted = t.copy()
+    shifted.iloc[:, :] = np.roll(t.to_numpy(), 1, axis=0)  # enumerate(CLASSES, start=1)
+    return shifted
+
+
+def _macro_precision(t, y, p):
+    return t.assign(precision=skm.precision_score(y, p.argmax(1), average="macro"))
+
+
+WRONG_TABLE = {
+    "overall accuracy in every row": (_table_modified(_overall_accuracy), "overall accuracy"),
+    "ROC-AUC of predicted labels": (_table_modified(_auc_of_labels), "from predicted labels"),
+    "precision and recall swapped": (_table_modified(_swapped), "swapped"),
+    "rows shifted by one class": (_table_modified(_shifted), "the value of class"),
+    "transposed": (_table_modified(lambda t, y, p: t.T), r"columns.*\.T"),
+    "integer index": (
+        _table_modified(lambda t, y, p: t.reset_index(drop=True)),
+        r"rows are \[0, 1",
+    ),
+    "f1 column named f1_score": (
+        _table_modified(lambda t, y, p: t.rename(columns={"f1": "f1_score"})),
+        "no 'f1' column",
+    ),
+    "macro precision in every row": (_table_modified(_macro_precision), "same value in every row"),
+    "a dict, not a DataFrame": (
+        _table_modified(lambda t, y, p: t.to_dict()),
+        "expected a DataFrame, got dict",
+    ),
+}
+
+VALID_TABLE = {
+    "official": _table_official,
+    "average=None": _table_average_none,
+    "NumPy counts": _table_numpy,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_TABLE))
+def test_table_wrong_answers(answer, message):
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_per_class_table(answer(TABLE_Y, TABLE_PROBA), TABLE_Y, TABLE_PROBA, CLASSES)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_TABLE))
+def test_table_valid_answers(answer, capsys):
+    checks.check_per_class_table(answer(TABLE_Y, TABLE_PROBA), TABLE_Y, TABLE_PROBA, CLASSES)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+# --- the library's size ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wrong", "valid"),
+    [
+        (WRONG_SPLIT, VALID_SPLIT),
+        (WRONG_RUN_EPOCH, VALID_RUN_EPOCH),
+        (WRONG_LOSS_PLOT, VALID_LOSS_PLOT),
+        (WRONG_METRICS, VALID_METRICS),
+        (WRONG_EARLY, VALID_EARLY),
+        (WRONG_UNDERSAMPLING, VALID_UNDERSAMPLING),
+        (WRONG_FORWARD, VALID_FORWARD),
+        (WRONG_BATCHED, VALID_BATCHED),
+        (WRONG_TABLE, VALID_TABLE),
+    ],
+)
+def test_every_exercise_has_enough_answers(wrong, valid):
+    assert len(wrong) >= 5 and len(valid) >= 2 + 1  # the official one and two others
+
+
+# --- exercise ex2-endpoint-client (its full library is tests/test_check_endpoint_client.py) --
+
+
+def test_endpoint_client_latencies_in_milliseconds():
+    torch.manual_seed(0)
+    model = LSTMFCN(num_classes=5, seq_len=40, **SMALL_FCN).eval()
+    X = np.random.default_rng(5).random((150, 40), dtype=np.float32)
+    answers = pd.DataFrame(
+        predict_proba(model, X, precision="fp32"), columns=[f"p_{c}" for c in range(1, 6)]
+    )
+    for c in range(1, 6):
+        answers[f"y_{c}"] = (answers.filter(like="p_").to_numpy().argmax(1) == c - 1).astype(int)
+    checks.check_endpoint_client(answers, [0.04, 0.03], model, X)
+    with pytest.raises(checks.ExerciseError, match="milliseconds, not seconds"):
+        checks.check_endpoint_client(answers, [150.0, 120.0], model, X)  # ms
