@@ -94,7 +94,7 @@ CHAPTER2: dict[str, Chapter2Budget] = {
                        "a CPU without native bf16: about 10 minutes on 2 cores", 0.6, 0.95, 0.80),
         Chapter2Budget("cpu-bf16", 50, 20, 20, 20_480,
                        "a CPU with AMX or AVX512-BF16: about 11 minutes on 2 cores",
-                       0.90, 0.975, 0.87),
+                       0.6, 0.95, 0.80),
         Chapter2Budget("gpu", 100, 50, 40, 51_200,
                        "a CUDA GPU: the seed's 100 epochs and 2 million beats for the better "
                        "recipe", 0.90, 0.975, 0.87),
