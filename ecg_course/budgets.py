@@ -124,25 +124,24 @@ def _show(presets: dict, name: str, why: str) -> None:
             print(f"  other preset {other!r}: {budget.about}")
 
 
-def chapter2(preset: str = "auto", device: torch.device | str = "cpu") -> Chapter2Budget:
-    """The budget of chapter 2 for ``preset`` (``"auto"``: picked from ``device``)."""
+def _choose(presets: dict, preset: str, auto: tuple[str, str]) -> str:
+    """The preset's name (``auto`` names the pick and why when ``preset == "auto"``), shown."""
     if preset == "auto":
-        preset, why = pick_chapter2(device)
-    elif preset in CHAPTER2:
+        preset, why = auto
+    elif preset in presets:
         why = "asked for"
     else:
-        raise ValueError(f"preset must be 'auto' or one of {sorted(CHAPTER2)}; got {preset!r}.")
-    _show(CHAPTER2, preset, why)
-    return CHAPTER2[preset]
+        raise ValueError(f"preset must be 'auto' or one of {sorted(presets)}; got {preset!r}.")
+    _show(presets, preset, why)
+    return preset
+
+
+def chapter2(preset: str = "auto", device: torch.device | str = "cpu") -> Chapter2Budget:
+    """The budget of chapter 2 for ``preset`` (``"auto"``: picked from ``device``)."""
+    auto = pick_chapter2(device) if preset == "auto" else ("", "")
+    return CHAPTER2[_choose(CHAPTER2, preset, auto)]
 
 
 def chapter1(preset: str = "auto") -> Chapter1Budget:
     """The budget of chapter 1 for ``preset`` (``"auto"``: ``"cpu"``, which fits any machine)."""
-    if preset == "auto":
-        preset, why = "cpu", "one budget fits every machine"
-    elif preset in CHAPTER1:
-        why = "asked for"
-    else:
-        raise ValueError(f"preset must be 'auto' or one of {sorted(CHAPTER1)}; got {preset!r}.")
-    _show(CHAPTER1, preset, why)
-    return CHAPTER1[preset]
+    return CHAPTER1[_choose(CHAPTER1, preset, ("cpu", "one budget fits every machine"))]

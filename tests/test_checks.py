@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -14,7 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from ecg_course import checks, metrics, mitbih
 from ecg_course.models import LSTMFCN, LSTMClassifier
-from ecg_course.training import predict_proba, run_epoch
+from ecg_course.training import predict_proba
 
 
 @pytest.fixture
@@ -75,55 +73,7 @@ def test_check_split_catches_overlap(beats):
         checks.check_split(X_train, X_val, X_test, y_train, y_val, y_test, X, y)
 
 
-def test_check_run_epoch_accepts_the_package_version(capsys):
-    checks.check_run_epoch(functools.partial(run_epoch, precision="fp32"))
-    assert capsys.readouterr().out.startswith("Correct")
-
-
-def _mean_of_batches(model, loader, criterion, optimizer=None, device="cpu"):
-    model.train(optimizer is not None)
-    losses = []
-    with torch.set_grad_enabled(optimizer is not None):
-        for x, y in loader:
-            loss = criterion(model(x), y)
-            if optimizer is not None:
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            losses.append(loss.item())
-    return float(np.mean(losses))
-
-
-def _no_eval_mode(model, loader, criterion, optimizer=None, device="cpu"):
-    model.train()
-    return (
-        run_epoch(model, loader, criterion, optimizer, device)
-        if optimizer
-        else _mean_loss_train_mode(model, loader, criterion)
-    )
-
-
-def _mean_loss_train_mode(model, loader, criterion):
-    with torch.no_grad():
-        total = sum(criterion(model(x), y).item() * len(y) for x, y in loader)
-    return total / len(loader.dataset)
-
-
-def _never_steps(model, loader, criterion, optimizer=None, device="cpu"):
-    return run_epoch(model, loader, criterion, None, device, precision="fp32")
-
-
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
-        (_mean_of_batches, "mean of the batch losses"),
-        (_no_eval_mode, r"train mode: call model\.eval\(\)"),
-        (_never_steps, r"eval mode: call model\.train\(\)"),
-    ],
-)
-def test_check_run_epoch_names_the_mistake(wrong, message):
-    with pytest.raises(checks.ExerciseError, match=message):
-        checks.check_run_epoch(wrong)
+# run_epoch's right and wrong answers: tests/test_exercise_answers.py (the answer library).
 
 
 def test_check_loss_plot():
