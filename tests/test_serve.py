@@ -173,3 +173,13 @@ def _assert_no_trace(endpoint, port: int) -> None:
     assert not endpoint._reader.is_alive()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
+
+
+def test_the_listening_socket_lets_asyncio_turn_nagle_off():
+    """asyncio sets TCP_NODELAY only on connections of a socket made with IPPROTO_TCP;
+    without it every answer waits ~40 ms for the client's delayed ACK."""
+    from ecg_course.serve import listening_socket
+
+    with listening_socket("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockname()[1] > 0
