@@ -52,6 +52,26 @@ def _expect(condition: bool, message: str) -> None:
         raise ExerciseError(message)
 
 
+def _expect_metric(
+    name: str, value: float, expected: float, mistakes: list[tuple[float, str]], hint: str
+) -> None:
+    """Raise unless ``value`` equals ``expected``, naming the first known mistake it equals
+    (``mistakes``: the value that mistake gives, and what to say), else rounding, else ``hint``."""
+    if np.isclose(value, expected, atol=1e-6):
+        return
+    for wrong, what in mistakes:
+        _expect(
+            not np.isclose(value, wrong, atol=1e-6),
+            f"{name} is {value:.4f}, {what}: expected {expected:.4f}.",
+        )
+    _expect(
+        not any(np.isclose(value, round(expected, d)) for d in range(1, 5)),
+        f"{name} is {value}, rounded: keep the full value ({expected}) and round only when "
+        "printing.",
+    )
+    raise ExerciseError(f"{name} is {value:.4f}, expected {expected:.4f}: {hint}")
+
+
 def _passed(message: str) -> None:
     print(f"Correct: {message}")
 
@@ -658,8 +678,11 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
     accuracy, auc = float(accuracy), float(auc)
     pred = proba.argmax(axis=1)
     expected_accuracy = float((pred == y_true).mean())
-    if not np.isclose(accuracy, expected_accuracy, atol=1e-6):
-        for value, what in (
+    _expect_metric(
+        "test_accuracy",
+        accuracy,
+        expected_accuracy,
+        [
             (
                 float((pred == y_true).sum()),
                 "the number of right answers; divide by the number of beats (accuracy_score does)",
@@ -667,23 +690,14 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
             (100 * expected_accuracy, "a percentage; give the fraction"),
             (1 - expected_accuracy, "the error rate; accuracy is the share of right answers"),
             (float((proba.argmax(axis=1) == 0).mean()), "the share of beats predicted normal"),
-        ):
-            _expect(
-                not np.isclose(accuracy, value, atol=1e-6),
-                f"test_accuracy is {accuracy:.4f}, {what}: expected {expected_accuracy:.4f}.",
-            )
-        _expect(
-            not any(np.isclose(accuracy, round(expected_accuracy, d)) for d in range(1, 5)),
-            f"test_accuracy is {accuracy}, rounded: keep the full value "
-            f"({expected_accuracy}) and round only when printing.",
-        )
-        raise ExerciseError(
-            f"test_accuracy is {accuracy:.4f}, expected {expected_accuracy:.4f}: compare "
-            "proba.argmax(axis=1) with y_test."
-        )
-    expected_auc = float(skm.roc_auc_score(y_true, proba[:, 1]))
-    if not np.isclose(auc, expected_auc, atol=1e-6):
-        for value, what in (
+        ],
+        "compare proba.argmax(axis=1) with y_test.",
+    )
+    _expect_metric(
+        "test_auc",
+        auc,
+        float(skm.roc_auc_score(y_true, proba[:, 1])),
+        [
             (
                 float(skm.roc_auc_score(y_true, proba[:, 0])),
                 "the ROC-AUC of the normal "
@@ -694,20 +708,9 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
                 "computed from predicted labels; pass "
                 "the probabilities proba[:, 1] to roc_auc_score",
             ),
-        ):
-            _expect(
-                not np.isclose(auc, value, atol=1e-6),
-                f"test_auc is {auc:.4f}, {what}: expected {expected_auc:.4f}.",
-            )
-        _expect(
-            not any(np.isclose(auc, round(expected_auc, d)) for d in range(1, 5)),
-            f"test_auc is {auc}, rounded: keep the full value ({expected_auc}) and round "
-            "only when printing.",
-        )
-        raise ExerciseError(
-            f"test_auc is {auc:.4f}, expected {expected_auc:.4f}: "
-            "roc_auc_score(y_test, proba[:, 1])."
-        )
+        ],
+        "roc_auc_score(y_test, proba[:, 1]).",
+    )
     _passed(f"accuracy {accuracy:.3f}, ROC-AUC {auc:.3f}.")
 
 
