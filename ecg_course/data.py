@@ -96,20 +96,39 @@ class BeatDataset(Dataset):
     Args:
         X: (n, T) beats, any real dtype (stored as float32).
         y: (n,) integer labels (stored as int64).
+        side: optional (n, F) features of each beat besides its samples (e.g. its
+            RR intervals, chapter 3), stored as float32.
 
-    Items: ``x`` float32 tensor (T, 1), ``y`` int64 scalar tensor.
+    Items: ``x`` float32 tensor (T, 1), ``y`` int64 scalar tensor; with ``side``,
+    ``(x, side, y)`` with ``side`` float32 (F,).
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+    def __init__(self, X: np.ndarray, y: np.ndarray, side: np.ndarray | None = None) -> None:
         validate_beats(X, y)
         self.X = torch.as_tensor(np.asarray(X, dtype=np.float32)).unsqueeze(-1)
         self.y = torch.as_tensor(np.asarray(y, dtype=np.int64))
+        self.side = None if side is None else _side_features(side, len(self.y))
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.X[index], self.y[index]
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        if self.side is None:
+            return self.X[index], self.y[index]
+        return self.X[index], self.side[index], self.y[index]
+
+
+def _side_features(side: np.ndarray, n: int) -> torch.Tensor:
+    """``side`` as a float32 tensor (n, F), or a ValueError naming what is wrong."""
+    array = np.asarray(side)
+    if array.ndim != 2 or len(array) != n:
+        raise ValueError(
+            f"side features must be an array (n, F) with one row per beat (n = {n}); "
+            f"got shape {array.shape}."
+        )
+    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+        raise ValueError("side features must be finite numbers (no NaN, inf or text).")
+    return torch.as_tensor(array.astype(np.float32))
 
 
 class RandomPrefixCollate:
@@ -147,6 +166,7 @@ def make_loader(
     seed: int = 0,
     random_prefix: float | None = None,
     prefix_multiple: int = 1,
+    side: np.ndarray | None = None,
 ) -> DataLoader:
     """A ``DataLoader`` over :class:`BeatDataset` with a seeded shuffle.
 
@@ -154,13 +174,17 @@ def make_loader(
         random_prefix: if given, every batch is cut to a random prefix of at
             least this fraction of the beat (see :class:`RandomPrefixCollate`),
             whose length is a multiple of ``prefix_multiple`` samples.
+        side: optional (n, F) features of each beat (see :class:`BeatDataset`).
 
-    Batches: x float32 (B, T, 1) (T shorter with ``random_prefix``), y int64 (B,).
+    Batches: x float32 (B, T, 1) (T shorter with ``random_prefix``), y int64 (B,);
+    with ``side``, ``(x, side, y)``, side float32 (B, F).
     """
+    if side is not None and random_prefix:
+        raise ValueError("random_prefix cuts the beats only; it does not take side features.")
     generator = torch.Generator().manual_seed(seed)
     collate = RandomPrefixCollate(random_prefix, seed, prefix_multiple) if random_prefix else None
     return DataLoader(
-        BeatDataset(X, y),
+        BeatDataset(X, y, side),
         batch_size=batch_size,
         shuffle=shuffle,
         generator=generator,
@@ -175,6 +199,7 @@ def make_weighted_loader(
     batch_size: int = 64,
     num_samples: int | None = None,
     seed: int = 0,
+    side: np.ndarray | None = None,
 ) -> DataLoader:
     """A ``DataLoader`` that draws beats with replacement, rare classes more often.
 
@@ -192,14 +217,15 @@ def make_weighted_loader(
         num_samples: beats drawn per pass over the loader (one "epoch"); ``len(y)``
             by default.
         seed: seed of the draws (the same seed gives the same batches).
+        side: optional (n, F) features of each beat (see :class:`BeatDataset`).
 
-    Batches: x float32 (B, T, 1), y int64 (B,).
+    Batches: x float32 (B, T, 1), y int64 (B,); with ``side``, ``(x, side, y)``.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
     if num_samples is not None and num_samples < 1:
         raise ValueError(f"num_samples must be a positive number of beats; got {num_samples}.")
-    dataset = BeatDataset(X, y)
+    dataset = BeatDataset(X, y, side)
     counts = torch.bincount(dataset.y).double()
     # Empty classes get weight 0 (never drawn) instead of 0 ** alpha / 0.
     per_class = torch.where(counts > 0, counts**alpha / counts.clamp(min=1), 0.0)

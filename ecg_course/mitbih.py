@@ -138,12 +138,20 @@ CODE_VERSION = 1
 parameters below do not show. It is part of the cache key (old caches are rebuilt) and
 of every saved model (:mod:`ecg_course.artifact` refuses models of another version)."""
 
+RR_FEATURES: tuple[str, ...] = (
+    "pre_rr", "post_rr", "local_rr", "record_rr",
+    "pre_rr_ratio", "post_rr_ratio", "local_rr_ratio", "pre_post_ratio",
+)  # fmt: skip
+"""Names of the columns of :func:`rr_features`, in order (intervals in seconds)."""
+LOCAL_RR_BEATS = 10
+"""The local average RR is the mean pre-RR of a beat and the beats before it, this many."""
+
 SPLITS: tuple[str, ...] = ("kachuee", "inter-patient")
 """Valid values of ``load_mitbih(split=...)``."""
 KACHUEE_TEST_FRACTION = 0.2
 """Share of the beats held out by the ``"kachuee"`` (intra-patient) split."""
 
-_CACHE_ARRAYS = ("X", "y", "record_ids")
+_CACHE_ARRAYS = ("X", "y", "record_ids", "rr")
 
 
 class RecordBeats(NamedTuple):
@@ -159,6 +167,7 @@ class RecordBeats(NamedTuple):
         lengths: samples taken from the signal for each beat (``1.2 * T``, at
             most ``BEAT_LENGTH``, fewer at the record's end), ``(n_beats,)``.
         beats: the normalized, zero-padded beats, float32 ``(n_beats, BEAT_LENGTH)``.
+        rr: the rhythm of each beat (:func:`rr_features`), float32 ``(n_beats, 8)``.
     """
 
     signal: np.ndarray
@@ -169,6 +178,7 @@ class RecordBeats(NamedTuple):
     symbols: np.ndarray
     lengths: np.ndarray
     beats: np.ndarray
+    rr: np.ndarray
 
 
 def _fetch_record(record: str, progress: bool = False) -> Path:
@@ -220,6 +230,105 @@ def read_record(
     return raw, annotation
 
 
+def lead_signal(raw: wfdb.Record) -> tuple[np.ndarray, str]:
+    """The lead the course reads: MLII, or the first lead where a record has none.
+
+    Returns:
+        ``(signal, lead)``: float64 ``(n_samples,)`` in mV at the record's rate, and
+        the lead's name.
+    """
+    lead = LEAD if LEAD in raw.sig_name else raw.sig_name[0]
+    return raw.p_signal[:, raw.sig_name.index(lead)], lead
+
+
+def rr_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
+    """The rhythm around each beat of ONE record: RR intervals and their ratios.
+
+    For beat ``i`` at time ``t[i] = r_peaks[i] / fs`` (columns as in :data:`RR_FEATURES`):
+
+    - ``pre_rr = t[i] - t[i-1]`` and ``post_rr = t[i+1] - t[i]`` (s); the first beat
+      has no pre-RR and takes its post-RR, the last beat takes its pre-RR;
+    - ``local_rr``: the mean ``pre_rr`` of beat ``i`` and the beats before it, at most
+      :data:`LOCAL_RR_BEATS` of them (fewer at the start of the record);
+    - ``record_rr``: the mean RR interval of the record, ``(t[-1] - t[0]) / (n - 1)``;
+    - ``pre_rr / record_rr``, ``post_rr / record_rr``, ``local_rr / record_rr``: the
+      same intervals in units of the patient's own heart period, so that a fast and
+      a slow heart compare (Mondejar-Guerra et al. 2019; Lin & Yang 2014);
+    - ``pre_rr / post_rr``: a premature beat followed by a pause gives a small value.
+
+    Args:
+        r_peaks: R-peak sample indices of every beat of one record, increasing, ``(n,)``.
+        fs: their sampling rate (Hz).
+
+    Returns:
+        float32 ``(n, 8)``.
+
+    Raises:
+        ValueError: fewer than two peaks, peaks not 1-D or not strictly increasing,
+            or ``fs`` not positive.
+    """
+    peaks = np.asarray(r_peaks)
+    if peaks.ndim != 1 or len(peaks) < 2:
+        raise ValueError(
+            f"r_peaks must be a 1-D array of at least two R peaks of one record; "
+            f"got shape {peaks.shape}."
+        )
+    if not np.all(np.isfinite(peaks)) or np.any(np.diff(peaks) <= 0):
+        raise ValueError(
+            "r_peaks must be finite and strictly increasing (one record, in time order)."
+        )
+    if not fs > 0:
+        raise ValueError(f"fs must be a positive sampling rate in Hz; got {fs!r}.")
+    rr = np.diff(peaks.astype(np.float64)) / fs  # (n - 1,) seconds
+    pre = np.concatenate([rr[:1], rr])
+    post = np.concatenate([rr, rr[-1:]])
+    sums = np.cumsum(np.concatenate([[0.0], pre]))
+    first = np.maximum(np.arange(len(pre)) - LOCAL_RR_BEATS + 1, 0)
+    local = (sums[1:] - sums[first]) / (np.arange(len(pre)) - first + 1)
+    record = np.full_like(pre, rr.mean())
+    columns = (pre, post, local, record, pre / record, post / record, local / record, pre / post)
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def beats_at(signal: np.ndarray, r_peaks: np.ndarray, fs: int = SOURCE_FS) -> RecordBeats:
+    """Cut a raw lead into beats at the given R peaks, with each beat's rhythm.
+
+    The same pipeline serves the cardiologists' annotations (:func:`record_beats`)
+    and a detector's peaks (chapter 3), so that a model sees the same kind of beat
+    whichever found the peaks.
+
+    Args:
+        signal: one lead in mV at ``fs`` Hz, float ``(n_samples,)``.
+        r_peaks: R-peak sample indices in ``signal``, increasing, ``(n_beats,)``.
+        fs: the rate of ``signal`` and ``r_peaks`` (Hz); the MIT-BIH rate by default.
+
+    Returns:
+        A :class:`RecordBeats` (``signal`` and ``r_peaks`` at :data:`TARGET_FS`) whose
+        ``labels`` are -1 and ``symbols`` empty strings: nobody has labelled these beats.
+    """
+    signal = np.asarray(signal, dtype=np.float64)
+    peaks = np.asarray(r_peaks, dtype=np.int64)
+    if signal.ndim != 1 or not np.isfinite(signal).all():
+        raise ValueError(f"signal must be one lead, 1-D and finite; got shape {signal.shape}.")
+    if peaks.ndim != 1 or len(peaks) and (peaks.min() < 0 or peaks.max() >= len(signal)):
+        raise ValueError(f"r_peaks must be sample indices in 0..{len(signal) - 1} of signal.")
+    resampled = resample_poly(signal, TARGET_FS, fs)
+    at_target = np.clip(np.rint(peaks * (TARGET_FS / fs)).astype(np.int64), 0, len(resampled) - 1)
+    lengths, beats = _extract(resampled, at_target)
+    n = len(peaks)
+    return RecordBeats(
+        signal=resampled,
+        fs=TARGET_FS,
+        lead="",
+        r_peaks=at_target,
+        labels=np.full(n, -1, dtype=np.int64),
+        symbols=np.full(n, "", dtype="<U1"),
+        lengths=lengths,
+        beats=beats,
+        rr=rr_features(peaks, fs),
+    )
+
+
 def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
     """Resample one record and cut it into labelled, normalized beats.
 
@@ -232,22 +341,19 @@ def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
 
     Returns:
         A :class:`RecordBeats` with the resampled signal, the R peaks and labels
-        of every annotated beat (the record's last beat included) and the beats.
+        of every annotated beat (the record's last beat included), the beats and
+        their RR features (computed from the annotations at 360 Hz).
 
     Raises:
         ValueError: unknown record, or a file's SHA-256 does not match.
     """
     raw, annotation = read_record(record_name, progress)
-    lead = LEAD if LEAD in raw.sig_name else raw.sig_name[0]
-    signal = resample_poly(raw.p_signal[:, raw.sig_name.index(lead)], TARGET_FS, SOURCE_FS)
+    signal, lead = lead_signal(raw)
     symbols = np.asarray(annotation.symbol)
     keep = np.isin(symbols, list(SYMBOL_TO_LABEL))
-    symbols = symbols[keep]
-    labels = np.array([SYMBOL_TO_LABEL[s] for s in symbols], dtype=np.int64)
-    r_peaks = np.rint(annotation.sample[keep] * (TARGET_FS / SOURCE_FS)).astype(np.int64)
-    r_peaks = np.clip(r_peaks, 0, len(signal) - 1)
-    lengths, beats = _extract(signal, r_peaks)
-    return RecordBeats(signal, TARGET_FS, lead, r_peaks, labels, symbols, lengths, beats)
+    result = beats_at(signal, annotation.sample[keep], raw.fs)
+    labels = np.array([SYMBOL_TO_LABEL[s] for s in symbols[keep]], dtype=np.int64)
+    return result._replace(lead=lead, labels=labels, symbols=symbols[keep])
 
 
 def _extract(signal: np.ndarray, r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -289,6 +395,8 @@ def _cache_key(records: Sequence[str]) -> str:
         "lead": LEAD,
         "symbols": AAMI_SYMBOLS,
         "code_version": CODE_VERSION,
+        "rr_features": list(RR_FEATURES),
+        "local_rr_beats": LOCAL_RR_BEATS,
     }
     return cache.cache_key("mitbih_beats", params)
 
@@ -299,12 +407,15 @@ def cache_path(records: Sequence[str | int] = RECORDS) -> Path:
     return cache.cache_path("mitbih_beats", _cache_key(records))
 
 
-def _load_cache(path: Path, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _load_cache(path: Path, key: str) -> _Arrays | None:
     """The cached arrays, or None when the file is missing, unreadable, stale or malformed."""
     arrays = cache.read_arrays(path, key, _CACHE_ARRAYS)
     if arrays is None:
         return None
-    X, y, ids = (arrays[name] for name in _CACHE_ARRAYS)
+    X, y, ids, rr = (arrays[name] for name in _CACHE_ARRAYS)
     n = len(y)
     ok = (
         X.dtype == np.float32
@@ -313,30 +424,49 @@ def _load_cache(path: Path, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
         and y.shape == (n,)
         and ids.shape == (n,)
         and np.issubdtype(ids.dtype, np.integer)
+        and rr.dtype == np.float32
+        and rr.shape == (n, len(RR_FEATURES))
         and n > 0
         and np.isfinite(X).all()
+        and np.isfinite(rr).all()
         and X.min() >= 0.0
         and X.max() <= 1.0
         and y.min() >= 0
         and y.max() < len(CLASSES)
     )
-    return (X, y, ids) if ok else None
+    return (X, y, ids, rr) if ok else None
 
 
-def _build(records: Sequence[str], progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Build the beats of ``records`` from the raw files (no cache)."""
-    X, y, ids = [], [], []
+def _build(records: Sequence[str], progress: bool) -> _Arrays:
+    """Build the beats and RR features of ``records`` from the raw files (no cache)."""
+    X, y, ids, rr = [], [], [], []
     for record in tqdm(records, desc="MIT-BIH records", unit="record", disable=not progress):
         result = record_beats(record)
         X.append(result.beats)
         y.append(result.labels)
         ids.append(np.full(len(result.labels), int(record), dtype=np.int64))
-    return np.concatenate(X), np.concatenate(y), np.concatenate(ids)
+        rr.append(result.rr)
+    return np.concatenate(X), np.concatenate(y), np.concatenate(ids), np.concatenate(rr)
+
+
+def _build_cached(records: Sequence[str | int], progress: bool) -> _Arrays:
+    """``(X, y, record_ids, rr)`` of ``records``, built once, then read from the cache."""
+    records = tuple(_check_record(str(r)) for r in records)
+    if not records:
+        raise ValueError("records is empty; pass at least one MIT-BIH record.")
+    key = _cache_key(records)
+    path = cache_path(records)
+    cached = _load_cache(path, key)
+    if cached is not None:
+        return cached
+    X, y, ids, rr = _build(records, progress)
+    cache.write_arrays(path, key, {"X": X, "y": y, "record_ids": ids, "rr": rr})
+    return X, y, ids, rr
 
 
 def build_beats(
-    records: Sequence[str | int] = RECORDS, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    records: Sequence[str | int] = RECORDS, progress: bool = True, return_rr: bool = False
+) -> tuple[np.ndarray, ...]:
     """All annotated beats of ``records``, built once and then read from the cache.
 
     The cache is a compressed ``.npz`` in ``sources.cache_dir() / "processed"``,
@@ -348,24 +478,18 @@ def build_beats(
     Args:
         records: MIT-BIH record names (default: all 48).
         progress: show a progress bar over the records while building.
+        return_rr: also return the RR features of every beat (:func:`rr_features`,
+            computed record by record from the reference annotations).
 
     Returns:
         ``(X, y, record_ids)``: beats float32 ``(n, 187)`` in [0, 1], AAMI labels
         int64 ``(n,)`` (0..4 = N, S, V, F, Q) and the record of each beat, int64
-        ``(n,)`` (e.g. ``100``). Beats are in record order, then time order; the
-        last beat of each record is included (see :func:`load_mitbih`).
+        ``(n,)`` (e.g. ``100``); with ``return_rr``, then ``rr``: float32 ``(n, 8)``.
+        Beats are in record order, then time order; the last beat of each record is
+        included (see :func:`load_mitbih`).
     """
-    records = tuple(_check_record(str(r)) for r in records)
-    if not records:
-        raise ValueError("records is empty; pass at least one MIT-BIH record.")
-    key = _cache_key(records)
-    path = cache_path(records)
-    cached = _load_cache(path, key)
-    if cached is not None:
-        return cached
-    X, y, ids = _build(records, progress)
-    cache.write_arrays(path, key, {"X": X, "y": y, "record_ids": ids})
-    return X, y, ids
+    X, y, ids, rr = _build_cached(records, progress)
+    return (X, y, ids, rr) if return_rr else (X, y, ids)
 
 
 def _last_beat_mask(record_ids: np.ndarray) -> np.ndarray:
@@ -380,6 +504,7 @@ def load_mitbih(
     random_state: int = 42,
     progress: bool = True,
     return_records: bool = False,
+    return_rr: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """MIT-BIH heartbeats split for training and testing.
 
@@ -394,27 +519,31 @@ def load_mitbih(
         progress: show a progress bar while the beats are built the first time.
         return_records: also return the record of every beat, to split by patient
             (e.g. validation records held out of the training ones).
+        return_rr: also return the RR features of every beat (:data:`RR_FEATURES`;
+            see :func:`rr_features`), computed within each whole record.
 
     Returns:
         ``X_train, y_train, X_test, y_test``: X float32 ``(n, 187)`` in [0, 1],
         zero-padded; y int64 in 0..4 = N, S, V, F, Q. With ``return_records``,
         then ``records_train, records_test``: int64 ``(n,)``, e.g. ``201``, aligned
-        with the rows of X and y.
+        with the rows of X and y. With ``return_rr``, then ``rr_train, rr_test``:
+        float32 ``(n, 8)``, aligned the same way.
 
     Raises:
         ValueError: unknown ``split``.
     """
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; valid splits: {', '.join(map(repr, SPLITS))}.")
-    X, y, ids = build_beats(RECORDS, progress=progress)
+    X, y, ids, rr = _build_cached(RECORDS, progress=progress)
     if split == "kachuee":
         from sklearn.model_selection import train_test_split
 
         keep = ~_last_beat_mask(ids)
-        X_train, X_test, y_train, y_test, ids_train, ids_test = train_test_split(
+        X_train, X_test, y_train, y_test, ids_train, ids_test, rr_train, rr_test = train_test_split(
             X[keep],
             y[keep],
             ids[keep],
+            rr[keep],
             test_size=KACHUEE_TEST_FRACTION,
             stratify=y[keep],
             random_state=random_state,
@@ -422,11 +551,14 @@ def load_mitbih(
     else:
         train = np.isin(ids, [int(r) for r in DS1])
         test = np.isin(ids, [int(r) for r in DS2])
-        X_train, y_train, ids_train = X[train], y[train], ids[train]
-        X_test, y_test, ids_test = X[test], y[test], ids[test]
+        X_train, y_train, ids_train, rr_train = X[train], y[train], ids[train], rr[train]
+        X_test, y_test, ids_test, rr_test = X[test], y[test], ids[test], rr[test]
+    arrays = [X_train, y_train, X_test, y_test]
     if return_records:
-        return X_train, y_train, X_test, y_test, ids_train, ids_test
-    return X_train, y_train, X_test, y_test
+        arrays += [ids_train, ids_test]
+    if return_rr:
+        arrays += [rr_train, rr_test]
+    return tuple(arrays)
 
 
 def load_mitbih_csv(

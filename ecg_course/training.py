@@ -75,10 +75,10 @@ def run_epoch(
     model.train(training)
     total_loss, total_samples = 0.0, 0
     with torch.set_grad_enabled(training):
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
+        for *inputs, y in loader:  # (x, y), or (x, side, y) for a model with side features
+            inputs, y = [t.to(device) for t in inputs], y.to(device)
             with precision.autocast():
-                loss = criterion(model(x), y)
+                loss = criterion(model(*inputs), y)
             if training:
                 optimizer.zero_grad()
                 scaler.scale(loss).backward()
@@ -123,10 +123,10 @@ def evaluate(
     precision = resolve_precision(precision, device)
     model.eval()
     total_loss, probas, labels = 0.0, [], []
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
+    for *inputs, y in loader:
+        inputs, y = [t.to(device) for t in inputs], y.to(device)
         with precision.autocast():
-            logits = model(x)
+            logits = model(*inputs)
             loss = criterion(logits, y)
         total_loss += loss.item() * len(y)
         probas.append(torch.softmax(logits.float(), dim=1).cpu())
@@ -244,8 +244,12 @@ def predict_proba(
     batch_size: int = 256,
     device: torch.device | str | None = None,
     precision: PrecisionName | Precision = "fp32",
+    side: np.ndarray | torch.Tensor | None = None,
 ) -> np.ndarray:
     """Class probabilities (n, C), float32, of beats X (n, T) or (n, T, 1), in batches.
+
+    ``side`` (n, F) holds each beat's features besides its samples, for a model that
+    reads them (``model(x, side)``, e.g. chapter 3's LSTM-FCN with RR features).
 
     The model is put in eval mode (dropout off, batch norm frozen); nothing is
     kept for gradients, so memory stays flat however many beats there are.
@@ -266,11 +270,22 @@ def predict_proba(
     require_finite(X)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    extra = []
+    if side is not None:
+        side = torch.as_tensor(side, dtype=torch.float32)
+        if side.dim() != 2 or len(side) != len(X):
+            raise ValueError(
+                f"side must be (n, F) with one row per beat (n = {len(X)}); "
+                f"got shape {tuple(side.shape)}."
+            )
+        require_finite(side, "side")
+        extra = [side]
     precision = resolve_precision(precision, device)
     model.eval()
     chunks = []
     for start in range(0, len(X), batch_size):
+        batch = [t[start : start + batch_size].to(device) for t in (X, *extra)]
         with precision.autocast():
-            logits = model(X[start : start + batch_size].to(device))
+            logits = model(*batch)
         chunks.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(chunks).numpy()

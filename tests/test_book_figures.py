@@ -30,6 +30,7 @@ def _fake_record_beats(calls: list[str]):
             symbols=np.array(["N"] * N_BEATS),
             lengths=np.full(N_BEATS, 100),
             beats=beats * (labels[:, None] + 1) / len(mitbih.CLASSES),
+            rr=np.ones((N_BEATS, len(mitbih.RR_FEATURES)), dtype=np.float32),
         )
 
     return record_beats

@@ -239,3 +239,46 @@ def test_bad_inputs_raise_clear_errors(x, message):
 def test_bad_hyperparameters_raise(kwargs):
     with pytest.raises(ValueError):
         LSTMFCN(**kwargs)
+
+
+def test_side_features_shapes_and_parameter_count():
+    """Chapter 3's model: F side features per beat, joined before the final layer."""
+    torch.manual_seed(0)
+    model = LSTMFCN(num_classes=4, side_features=8, side_hidden=32).eval()
+    x, side = torch.rand(6, 187), torch.rand(6, 8)
+    assert model(x, side).shape == (6, 4)
+    assert model(x.unsqueeze(-1), side).shape == (6, 4)
+    plain = _expected_parameters(num_classes=4)
+    # side block: BatchNorm1d(8) weight + bias, Linear(8, 32); the final layer reads 32 more
+    extra = 2 * 8 + (8 * 32 + 32) + 32 * 4
+    assert _count(model) == plain + extra
+    assert LSTMFCN(**model.hparams).hparams == model.hparams
+
+
+def test_side_features_change_the_logits_and_receive_gradients():
+    torch.manual_seed(0)
+    model = LSTMFCN(num_classes=4, seq_len=40, hidden_size=8, filters_1=4, filters_2=8,
+                    filters_3=4, side_features=3, side_hidden=5)  # fmt: skip
+    x, side = torch.rand(8, 40), torch.rand(8, 3)
+    model.eval()
+    assert not torch.allclose(model(x, side), model(x, side + 1.0))
+    model.train()
+    nn.functional.cross_entropy(model(x, side), torch.randint(0, 4, (8,))).backward()
+    assert all(p.grad is not None for p in model.side.parameters())
+    # the class activation maps still read the conv columns of the final layer
+    assert model.eval().class_activation_map(x).shape == (8, 4, 40)
+
+
+@pytest.mark.parametrize(
+    ("side_features", "side", "message"),
+    [
+        (8, None, "model\\(x, side\\)"),
+        (8, torch.rand(6, 7), "shape \\(B, 8\\)"),
+        (8, torch.rand(5, 8), "B = 6"),
+        (0, torch.rand(6, 8), "reads no side features"),
+    ],
+)
+def test_side_feature_errors_name_what_was_expected(side_features, side, message):
+    model = LSTMFCN(side_features=side_features)
+    with pytest.raises(ValueError, match=message):
+        model(torch.rand(6, 187), side)

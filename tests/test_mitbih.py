@@ -399,3 +399,89 @@ def test_csv_loader_rejects_text_and_empty_files(tmp_path):
     empty.write_text("")
     with pytest.raises(ValueError, match="no rows"):
         mitbih.load_mitbih_csv(good, empty)
+
+
+def test_rr_features_by_hand_on_record_100(data_root):
+    """The first nine beats of record 100, annotated at 77, 370, ... (360 Hz); beat 8 is an A."""
+    result = mitbih.record_beats("100")
+    assert result.rr.shape == (2_273, len(mitbih.RR_FEATURES)) and result.rr.dtype == np.float32
+    samples = [77, 370, 662, 946, 1231, 1515, 1809, 2044, 2402]  # from 100.atr, beat symbols only
+    assert result.symbols[7] == "A"
+    record_rr = 0.794593603  # (last beat - first beat) / (2,273 - 1) / 360 s
+    # The A beat comes early and is followed by a pause.
+    pre, post = (2044 - 1809) / 360, (2402 - 2044) / 360
+    local = np.mean([293, 293, 292, 284, 285, 284, 294, 235]) / 360  # 8 beats so far (< 10)
+    expected_a = [pre, post, local, record_rr, pre / record_rr, post / record_rr,
+                  local / record_rr, pre / post]  # fmt: skip
+    np.testing.assert_allclose(result.rr[7], expected_a, rtol=1e-6)
+    # The first beat has no pre-RR: it takes its post-RR.
+    first = (370 - 77) / 360
+    expected_first = [first, first, first, record_rr, first / record_rr, first / record_rr,
+                      first / record_rr, 1.0]  # fmt: skip
+    np.testing.assert_allclose(result.rr[0], expected_first, rtol=1e-6)
+    # A loop, written the slow way, over the first nine beats.
+    for i in range(1, 8):
+        pre_i = (samples[i] - samples[i - 1]) / 360
+        post_i = (samples[i + 1] - samples[i]) / 360
+        pres = [(samples[max(k, 1)] - samples[max(k, 1) - 1]) / 360 for k in range(i + 1)]
+        np.testing.assert_allclose(result.rr[i, :3], [pre_i, post_i, np.mean(pres)], rtol=1e-6)
+
+
+def test_rr_features_local_average_covers_ten_beats():
+    peaks = np.cumsum(np.arange(1, 16)) * 100  # RR grows by 100 samples each beat
+    rr = mitbih.rr_features(peaks, fs=100)
+    pre = np.concatenate([[2.0], np.arange(2, 16)])  # seconds; the first beat takes its post-RR
+    np.testing.assert_allclose(rr[:, 0], pre)
+    np.testing.assert_allclose(rr[14, 2], np.mean(pre[5:15]))  # the last ten beats only
+    np.testing.assert_allclose(rr[:, 3], (peaks[-1] - peaks[0]) / 14 / 100)
+
+
+@pytest.mark.parametrize(
+    ("peaks", "fs", "match"),
+    [
+        (np.array([10]), 360, "at least two"),
+        (np.array([[10, 20]]), 360, "1-D"),
+        (np.array([10, 30, 20]), 360, "strictly increasing"),
+        (np.array([10, 10, 20]), 360, "strictly increasing"),
+        (np.array([10.0, np.nan]), 360, "finite"),
+        (np.array([10, 20]), 0, "positive sampling rate"),
+    ],
+)
+def test_rr_features_bad_input(peaks, fs, match):
+    with pytest.raises(ValueError, match=match):
+        mitbih.rr_features(peaks, fs)
+
+
+@pytest.mark.parametrize("split", mitbih.SPLITS)
+def test_rr_features_align_with_the_beats(built, split):
+    """load_mitbih(return_rr=True) adds the RR features without changing the other arrays."""
+    *arrays, records_train, records_test, rr_train, rr_test = mitbih.load_mitbih(
+        split, progress=False, return_records=True, return_rr=True
+    )
+    plain = mitbih.load_mitbih(split, progress=False, return_records=True)
+    for got, want in zip(arrays + [records_train, records_test], plain, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert rr_train.shape == (len(arrays[1]), 8) and rr_test.shape == (len(arrays[3]), 8)
+    # every row is the RR of that very beat: check one record's beats against record_beats
+    record_100 = mitbih.record_beats("100")
+    for X, records, rr in ((arrays[0], records_train, rr_train), (arrays[2], records_test, rr_test)):
+        rows = np.flatnonzero(records == 100)
+        for row in rows[:50]:
+            index = np.flatnonzero((record_100.beats == X[row]).all(axis=1))
+            assert len(index) >= 1
+            assert any(np.array_equal(record_100.rr[i], rr[row]) for i in index)
+
+
+def test_beats_at_detected_peaks_match_the_annotated_pipeline(data_root):
+    """beats_at is the one pipeline: at the annotated peaks it gives record_beats' beats."""
+    raw, annotation = mitbih.read_record("100")
+    signal, lead = mitbih.lead_signal(raw)
+    assert lead == "MLII"
+    keep = np.isin(annotation.symbol, list(mitbih.SYMBOL_TO_LABEL))
+    at = mitbih.beats_at(signal, annotation.sample[keep])
+    reference = mitbih.record_beats("100")
+    np.testing.assert_array_equal(at.beats, reference.beats)
+    np.testing.assert_array_equal(at.rr, reference.rr)
+    assert (at.labels == -1).all()  # nobody labelled these beats
+    with pytest.raises(ValueError, match="sample indices"):
+        mitbih.beats_at(signal, np.array([5, len(signal)]))

@@ -208,3 +208,38 @@ def test_bad_scheduler_settings_are_named():
         )
     with pytest.raises(ValueError, match="needs an optimizer"):
         run_epoch(model, loader, nn.CrossEntropyLoss(), None, "cpu", scheduler)
+
+
+class _SideOnly(nn.Module):
+    """Ignores the beat: the class is in the first side feature."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 2)
+
+    def forward(self, x, side):
+        assert x.dim() == 3 and side.shape[1] == 2
+        return self.layer(side)
+
+
+def test_fit_and_predict_proba_pass_side_features_to_the_model():
+    X, _ = _separable()
+    y = np.arange(len(X)) % 2
+    side = np.stack([y * 2.0 - 1.0, np.zeros(len(y))], axis=1).astype(np.float32)
+    seed_everything(0)
+    model = _SideOnly()
+    loader = make_loader(X, y, batch_size=16, shuffle=True, side=side)
+    x, s, labels = next(iter(loader))
+    assert x.shape == (16, 20, 1) and s.shape == (16, 2) and labels.shape == (16,)
+    fit(model, loader, make_loader(X, y, batch_size=32, side=side), epochs=30, lr=0.1,
+        progress=False, precision="fp32")  # fmt: skip
+    proba = predict_proba(model, X, side=side, batch_size=7)
+    assert (proba.argmax(axis=1) == y).all()
+    with pytest.raises(ValueError, match="side must be \\(n, F\\)"):
+        predict_proba(model, X, side=side[:5])
+    bad = side.copy()
+    bad[3, 0] = np.nan
+    with pytest.raises(ValueError, match="side\\[3\\] contains NaN"):
+        predict_proba(model, X, side=bad)
+    with pytest.raises(ValueError, match="one row per beat"):
+        make_loader(X, y, side=side[:5])

@@ -18,6 +18,13 @@ Two branches read the same series and their features are concatenated:
 ``concat(LSTM features, pooled conv features) -> Linear -> logits``. The
 softmax is left to the loss (``nn.CrossEntropyLoss``).
 
+**Side features** (chapter 3). A beat's shape does not say when it came: a
+premature supraventricular beat looks normal, and its timing gives it away. With
+``side_features=F`` the model also reads ``F`` numbers per beat (its RR
+intervals): they are standardised by a batch norm, pass through one small layer
+(``Linear(F, side_hidden)`` + ReLU) and are joined to the two branches' features
+before the final linear layer.
+
 Because the conv branch ends in global average pooling followed by a linear
 layer, it supports class activation maps (Zhou et al. 2016): see
 :meth:`LSTMFCN.class_activation_map`.
@@ -99,9 +106,12 @@ class LSTMFCN(nn.Module):
         shuffle: apply the dimension shuffle (Karim et al.). ``False`` feeds the
             LSTM ``T`` steps of ``C`` values instead (the "LSTM-FCN without
             shuffle" ablation); then any length works.
+        side_features: number ``F`` of features per beat besides its samples (0: none).
+        side_hidden: units of the layer that reads them.
 
     Shapes:
-        input: ``(B, T)`` (single channel) or ``(B, T, C)``, floating point.
+        input: ``x`` ``(B, T)`` (single channel) or ``(B, T, C)``, floating point;
+        with ``side_features``, also ``side`` ``(B, F)``.
         output: ``(B, num_classes)`` logits.
     """
 
@@ -120,6 +130,8 @@ class LSTMFCN(nn.Module):
         kernel_size_2: int = 5,
         kernel_size_3: int = 3,
         shuffle: bool = True,
+        side_features: int = 0,
+        side_hidden: int = 32,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -134,9 +146,12 @@ class LSTMFCN(nn.Module):
             ("kernel_size_1", kernel_size_1),
             ("kernel_size_2", kernel_size_2),
             ("kernel_size_3", kernel_size_3),
+            ("side_hidden", side_hidden),
         ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not isinstance(side_features, int) or side_features < 0:
+            raise ValueError(f"side_features must be an integer >= 0, got {side_features!r}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         self.hparams: dict = {
@@ -145,6 +160,7 @@ class LSTMFCN(nn.Module):
             "filters_1": filters_1, "filters_2": filters_2, "filters_3": filters_3,
             "kernel_size_1": kernel_size_1, "kernel_size_2": kernel_size_2,
             "kernel_size_3": kernel_size_3, "shuffle": shuffle,
+            "side_features": side_features, "side_hidden": side_hidden,
         }  # fmt: skip
         """The constructor's arguments: ``LSTMFCN(**model.hparams)`` builds the same network."""
         self.num_classes = num_classes
@@ -172,7 +188,17 @@ class LSTMFCN(nn.Module):
         self.conv2 = conv_block(filters_1, filters_2, kernel_size_2)
         self.conv3 = conv_block(filters_2, filters_3, kernel_size_3)
 
-        self.fc = nn.Linear(hidden_size + filters_3, num_classes)
+        # Side block: (B, F) -> (B, side_hidden), when the beats come with side features
+        self.side_features = side_features
+        self.side = None
+        side_width = 0
+        if side_features:
+            self.side = nn.Sequential(
+                nn.BatchNorm1d(side_features), nn.Linear(side_features, side_hidden), nn.ReLU()
+            )
+            side_width = side_hidden
+
+        self.fc = nn.Linear(hidden_size + filters_3 + side_width, num_classes)
 
     def _as_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Validate ``x`` and return it as ``(B, T, C)``."""
@@ -190,16 +216,40 @@ class LSTMFCN(nn.Module):
         maps = x.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)
         return self.conv3(self.conv2(self.conv1(maps))).squeeze(2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, num_classes)`` for a batch ``(B, T)`` or ``(B, T, C)``."""
+    def _side_batch(self, side: torch.Tensor | None, batch_size: int) -> list[torch.Tensor]:
+        """``[side]`` validated as ``(B, F)``, or ``[]`` for a model without side features."""
+        if self.side is None:
+            if side is not None:
+                raise ValueError(
+                    "This model reads no side features (side_features=0); call model(x)."
+                )
+            return []
+        if side is None:
+            raise ValueError(
+                f"This model reads {self.side_features} side features per beat: "
+                "call model(x, side) with side of shape (B, side_features)."
+            )
+        if side.dim() != 2 or side.shape != (batch_size, self.side_features):
+            raise ValueError(
+                f"Expected side features of shape (B, {self.side_features}) with B = "
+                f"{batch_size}; got {tuple(side.shape)}."
+            )
+        return [self.side(side)]
+
+    def forward(self, x: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` for a batch ``(B, T)`` or ``(B, T, C)``.
+
+        ``side`` ``(B, F)``: the beats' side features, for a model built with them.
+        """
         x = self._as_batch(x)  # (B, T, C)
+        side_features = self._side_batch(side, x.shape[0])
         # Dimension shuffle: (B, T, C) -> (B, C, T): C time steps (one for a single
         # lead) of T features each, as in Karim et al. and tsai's RNN_FCN.
         seq = x.transpose(1, 2) if self.shuffle else x
         _, (h_n, _) = self.lstm(seq)  # h_n: (num_layers, B, hidden_size)
         lstm_features = self.lstm_dropout(h_n[-1])  # (B, hidden_size)
         conv_features = self._conv_features(x).mean(dim=-1)  # GAP: (B, filters_3)
-        return self.fc(torch.cat([lstm_features, conv_features], dim=1))
+        return self.fc(torch.cat([lstm_features, conv_features, *side_features], dim=1))
 
     @torch.no_grad()
     def class_activation_map(self, x: torch.Tensor) -> torch.Tensor:
@@ -222,5 +272,6 @@ class LSTMFCN(nn.Module):
         """
         x = self._as_batch(x)
         features = self._conv_features(x)  # (B, K, T)
-        weights = self.fc.weight[:, self.lstm.hidden_size :]  # (num_classes, K)
+        hidden = self.lstm.hidden_size
+        weights = self.fc.weight[:, hidden : hidden + features.shape[1]]  # (num_classes, K)
         return torch.einsum("ck,bkt->bct", weights, features)
