@@ -464,7 +464,8 @@ def test_rr_features_align_with_the_beats(built, split):
     assert rr_train.shape == (len(arrays[1]), 8) and rr_test.shape == (len(arrays[3]), 8)
     # every row is the RR of that very beat: check one record's beats against record_beats
     record_100 = mitbih.record_beats("100")
-    for X, records, rr in ((arrays[0], records_train, rr_train), (arrays[2], records_test, rr_test)):
+    sides = ((arrays[0], records_train, rr_train), (arrays[2], records_test, rr_test))
+    for X, records, rr in sides:
         rows = np.flatnonzero(records == 100)
         for row in rows[:50]:
             index = np.flatnonzero((record_100.beats == X[row]).all(axis=1))
