@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -116,10 +117,34 @@ def parse_beats(body: bytes, content_type: str | None, length: int) -> np.ndarra
     return beats
 
 
-def _csv_rows(text: str, length: int) -> list[np.ndarray]:
+def _csv_rows(text: str, length: int) -> np.ndarray | list[np.ndarray]:
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()  # a final newline is fine
+    table = _csv_table(lines, length)
+    return table if table is not None else _csv_rows_by_line(lines, length)
+
+
+def _csv_table(lines: list[str], length: int) -> np.ndarray | None:
+    """Every row at once with NumPy's reader (in C), or ``None`` if that fails.
+
+    The fast path for well-formed beats: it reads a batch of 100 in about half the
+    time of :func:`_csv_rows_by_line`. It accepts a subset of what that function
+    accepts, with the same values (both parse to float64 with correct rounding), so
+    for any body it fails on (a wrong number of values, an empty row, text, or a
+    number only Python reads, such as ``1_000``) the row-by-row reading decides:
+    it returns the rows, or raises the message naming the row and value.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. "input contained no data"
+            table = np.loadtxt(lines, delimiter=",", comments=None, dtype=np.float64, ndmin=2)
+    except (ValueError, Warning):
+        return None
+    return table if table.shape == (len(lines), length) else None  # loadtxt skips blank lines
+
+
+def _csv_rows_by_line(lines: list[str], length: int) -> list[np.ndarray]:
     rows = []
     for i, line in enumerate(lines, start=1):
         fields = line.split(",")
