@@ -167,6 +167,20 @@ def test_every_bad_csv_request_is_refused_by_the_row_by_row_reader(monkeypatch):
         assert calls or "is nan" in case.says or "is -inf" in case.says, case.name
 
 
+def test_format_answers_csv_writes_every_float32_exactly():
+    proba = np.array(
+        [[1.0, 0.0, 1e-45, 3.4028235e38, 1.1754944e-38], [0.1, 0.2, 0.3, 0.25, 0.15]],
+        dtype=np.float32,
+    )
+    text = payload.format_answers(proba, payload.CSV)
+    assert text.splitlines()[0] == ",".join(COLUMNS)
+    assert text.splitlines()[1] == "0,0,0,1,0,1,0,1.40129846e-45,3.40282347e+38,1.17549435e-38"
+    assert text.endswith("\n") and len(text.splitlines()) == 3
+    answers = pd.read_csv(io.StringIO(text))
+    np.testing.assert_array_equal(answers[COLUMNS[5:]].to_numpy(dtype=np.float32), proba)
+    assert payload.format_answers(proba[:0], payload.CSV) == ",".join(COLUMNS) + "\n"
+
+
 def test_eight_concurrent_clients_get_the_serial_answers(endpoint, beats):
     batches = [beats[i : i + 30] for i in range(0, 240, 30)]  # 8 batches
     with requests.Session() as session:
