@@ -181,6 +181,16 @@ def test_format_answers_csv_writes_every_float32_exactly():
     assert payload.format_answers(proba[:0], payload.CSV) == ",".join(COLUMNS) + "\n"
 
 
+def test_format_beats_writes_what_savetxt_writes(beats):
+    tiny = np.random.default_rng(1).standard_normal((3, 187)).astype(np.float32) * 1e-30
+    for X in (beats[:100], beats[:1], tiny, beats[:0]):
+        assert payload.format_beats(X) == _csv(X)
+    assert payload.format_beats(beats[0]) == _csv(beats[:1])  # one beat: one line
+    np.testing.assert_array_equal(
+        payload.parse_beats(payload.format_beats(beats).encode(), payload.CSV, 187), beats
+    )
+
+
 def test_eight_concurrent_clients_get_the_serial_answers(endpoint, beats):
     batches = [beats[i : i + 30] for i in range(0, 240, 30)]  # 8 batches
     with requests.Session() as session:
