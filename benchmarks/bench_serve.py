@@ -6,10 +6,11 @@
 2. Scores the beats in batches of 100 three ways, interleaved batch by batch (so
    that the load of a shared machine falls on all three alike): in-process
    ``predict_proba`` called from the main thread; the same from a worker thread, as
-   the server calls it; and through the endpoint (CSV written with ``np.savetxt``,
-   POSTed, the answer read with pandas, as chapter 2's client does). Reports beats/s
-   of each (the endpoint's time includes writing and reading the CSV), the ratio
-   endpoint / in-process, and the median and 99th-percentile latency per batch.
+   the server calls it; and through the endpoint (CSV written with
+   ``payload.format_beats``, POSTed, the answer read with pandas, as chapter 2's client
+   does). Reports beats/s of each (the endpoint's time includes writing and reading the
+   CSV), the ratio endpoint / in-process, and the median and 99th-percentile latency
+   per batch.
    The endpoint's probabilities must equal the in-process ones exactly.
 3. Sends the bad-input suite (``payload.bad_requests``): every case must get its
    4xx and message, and the server must still answer right afterwards.
@@ -64,12 +65,9 @@ def through_endpoint(
     """Probabilities of one batch through the endpoint, the request's seconds (latency),
     and the seconds of the whole exchange (CSV written, POSTed, answer read)."""
     start = time.perf_counter()
-    body = io.StringIO()
-    np.savetxt(body, batch, delimiter=",", fmt="%.9g")
+    body = payload.format_beats(batch)
     sent = time.perf_counter()
-    response = session.post(
-        f"{url}/invocations", data=body.getvalue(), headers={"Content-Type": payload.CSV}
-    )
+    response = session.post(f"{url}/invocations", data=body, headers={"Content-Type": payload.CSV})
     latency = time.perf_counter() - sent
     response.raise_for_status()
     answers = pd.read_csv(io.StringIO(response.text))
@@ -106,8 +104,7 @@ def bad_input_suite(url: str, model: torch.nn.Module, X: np.ndarray, precision: 
     """Send every bad request; after each, the server must be healthy and still right."""
     check = X[:5]
     expected = predict_proba(model, check, batch_size=BATCH, precision=precision)
-    body = io.StringIO()
-    np.savetxt(body, check, delimiter=",", fmt="%.9g")
+    body = payload.format_beats(check)
     rows = []
     for case in payload.bad_requests(X.shape[1]):
         headers = {} if case.content_type is None else {"Content-Type": case.content_type}
@@ -115,7 +112,7 @@ def bad_input_suite(url: str, model: torch.nn.Module, X: np.ndarray, precision: 
         detail = response.json().get("detail", "")
         health = requests.get(f"{url}/health").status_code
         after = requests.post(
-            f"{url}/invocations", data=body.getvalue(), headers={"Content-Type": payload.CSV}
+            f"{url}/invocations", data=body, headers={"Content-Type": payload.CSV}
         )
         answers = pd.read_csv(io.StringIO(after.text)) if after.ok else None
         still_right = answers is not None and np.array_equal(

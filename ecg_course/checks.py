@@ -1207,7 +1207,7 @@ def check_endpoint_client(
             False,
             f"p_ of beat {rows[bad[0]]:,} is {np.round(got[bad[0]], 4).tolist()}, the model says "
             f"{np.round(expected[bad[0]], 4).tolist()}: send each beat whole and unchanged "
-            "(187 values, enough digits, e.g. np.savetxt(..., fmt='%.9g')).",
+            "(187 values, enough digits, as format_beats writes them: 9 significant digits).",
         )
     _expect(
         (y.argmax(axis=1) == p.argmax(axis=1)).all(),

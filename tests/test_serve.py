@@ -104,6 +104,93 @@ def test_bad_input_gets_its_4xx_and_the_server_keeps_serving(endpoint, tiny_mode
     _assert_answers(_invoke_csv(endpoint.url, beats[:3]), tiny_model[0], beats[:3])
 
 
+def _by_line(text: str, length: int = 187) -> np.ndarray:
+    """The beats as the row-by-row reader (the reference for the fast path) reads them."""
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    rows = payload._csv_rows_by_line(lines, length)
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), length)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["one row", "no final newline", "final newline", "blank lines after", "CRLF", "CR",
+     "spaces around values", "scientific notation", "signs and bare points"],
+)  # fmt: skip
+def test_the_fast_csv_path_reads_what_the_row_by_row_reader_reads(beats, layout, monkeypatch):
+    X = beats[:1] if layout == "one row" else beats[:4]
+    rows = [[f"{v:.9g}" for v in row] for row in X.tolist()]
+    if layout == "scientific notation":
+        rows = [[f"{v:.8e}" for v in row] for row in X.tolist()]
+    if layout == "signs and bare points":
+        rows = [["+.5", "-0", "5.", "1E-3", *row[4:]] for row in rows]
+    separator = {"spaces around values": " , ", "CRLF": ","}.get(layout, ",")
+    newline = {"CRLF": "\r\n", "CR": "\r"}.get(layout, "\n")
+    text = newline.join(separator.join(row) for row in rows)
+    text += {"final newline": "\n", "blank lines after": "\n \n\n", "CRLF": "\r\n"}.get(layout, "")
+    fast = []
+    monkeypatch.setattr(payload, "_csv_rows_by_line", lambda *args: fast.append(False))
+    got = payload.parse_beats(text.encode(), payload.CSV, 187)
+    assert fast == []  # well-formed beats, however laid out, never need the slow reader
+    monkeypatch.undo()
+    np.testing.assert_array_equal(got, _by_line(text))
+    if layout not in ("scientific notation", "signs and bare points"):
+        np.testing.assert_array_equal(got, X)  # 9 digits give every float32 back
+
+
+@pytest.mark.parametrize("value", ["1_000", "\uff11"])  # Python's float() reads both, loadtxt not
+def test_numbers_only_python_reads_still_go_through_the_row_by_row_reader(value):
+    text = ",".join([value] + ["0.5"] * 186) + "\n"
+    np.testing.assert_array_equal(payload.parse_beats(text.encode(), payload.CSV, 187),
+                                  _by_line(text))  # fmt: skip
+
+
+def test_every_bad_csv_request_is_refused_by_the_row_by_row_reader(monkeypatch):
+    """The fast path never answers a bad body: each message comes from the reference reader."""
+    calls = []
+    by_line = payload._csv_rows_by_line
+    monkeypatch.setattr(
+        payload, "_csv_rows_by_line", lambda *args: calls.append(1) or by_line(*args)
+    )
+    for case in payload.bad_requests():
+        if (
+            case.content_type != payload.CSV
+            or case.status != 400
+            or case.says.startswith(("empty body", "not UTF-8"))
+        ):
+            continue
+        calls.clear()
+        with pytest.raises(payload.PayloadError, match=case.says.replace("(", r"\(")) as error:
+            payload.parse_beats(case.body, case.content_type, 187)
+        assert error.value.status == case.status
+        assert calls or "is nan" in case.says or "is -inf" in case.says, case.name
+
+
+def test_format_answers_csv_writes_every_float32_exactly():
+    proba = np.array(
+        [[1.0, 0.0, 1e-45, 3.4028235e38, 1.1754944e-38], [0.1, 0.2, 0.3, 0.25, 0.15]],
+        dtype=np.float32,
+    )
+    text = payload.format_answers(proba, payload.CSV)
+    assert text.splitlines()[0] == ",".join(COLUMNS)
+    assert text.splitlines()[1] == "0,0,0,1,0,1,0,1.40129846e-45,3.40282347e+38,1.17549435e-38"
+    assert text.endswith("\n") and len(text.splitlines()) == 3
+    answers = pd.read_csv(io.StringIO(text))
+    np.testing.assert_array_equal(answers[COLUMNS[5:]].to_numpy(dtype=np.float32), proba)
+    assert payload.format_answers(proba[:0], payload.CSV) == ",".join(COLUMNS) + "\n"
+
+
+def test_format_beats_writes_what_savetxt_writes(beats):
+    tiny = np.random.default_rng(1).standard_normal((3, 187)).astype(np.float32) * 1e-30
+    for X in (beats[:100], beats[:1], tiny, beats[:0]):
+        assert payload.format_beats(X) == _csv(X)
+    assert payload.format_beats(beats[0]) == _csv(beats[:1])  # one beat: one line
+    np.testing.assert_array_equal(
+        payload.parse_beats(payload.format_beats(beats).encode(), payload.CSV, 187), beats
+    )
+
+
 def test_eight_concurrent_clients_get_the_serial_answers(endpoint, beats):
     batches = [beats[i : i + 30] for i in range(0, 240, 30)]  # 8 batches
     with requests.Session() as session:
