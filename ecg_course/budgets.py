@@ -27,10 +27,13 @@ from ecg_course.precision import resolve_precision
 __all__ = [
     "CHAPTER1",
     "CHAPTER2",
+    "CHAPTER3",
     "Chapter1Budget",
     "Chapter2Budget",
+    "Chapter3Budget",
     "chapter1",
     "chapter2",
+    "chapter3",
     "pick_chapter2",
 ]
 
@@ -82,6 +85,34 @@ class Chapter2Budget:
     """Macro-F1 of the better recipe."""
 
 
+@dataclass(frozen=True)
+class Chapter3Budget:
+    """Chapter 3's training run (the LSTM-FCN with RR features), and what it gives on DS2.
+
+    The ``min_*`` numbers are the claims the notebook asserts every time it runs with
+    this preset, on the DS2 patients: set at or below the lowest of three seeds measured
+    by ``python -m benchmarks.bench_ch3 --seeds 1 2 3``. MEASURED_PLACEHOLDER
+    """
+
+    name: str
+
+    epochs: int
+    """Epochs, each of ``beats_per_epoch`` beats drawn by the weighted sampler."""
+    beats_per_epoch: int
+    alpha: float
+    """Exponent of the weighted sampler (:func:`ecg_course.data.make_weighted_loader`)."""
+    lr: float
+    """Peak learning rate of the one-cycle schedule."""
+    about: str
+    """Where this preset is meant to run, and how long the notebook takes there."""
+    min_se_s: float
+    min_se_v: float
+    min_ppv_s: float
+    min_ppv_v: float
+    min_balanced_accuracy: float
+    """Mean Se over N, S, V and F."""
+
+
 CHAPTER1: dict[str, Chapter1Budget] = {
     budget.name: budget
     for budget in (
@@ -103,6 +134,21 @@ CHAPTER2: dict[str, Chapter2Budget] = {
                        "a CUDA GPU: the seed's 100 epochs and 2 million beats for the better "
                        "recipe", 0.90, 0.975, 0.87),
         Chapter2Budget("smoke", 1, 1, 1, 256, "tests only: seconds, numbers meaningless", 0, 0, 0),
+    )
+}  # fmt: skip
+
+
+CHAPTER3: dict[str, Chapter3Budget] = {
+    budget.name: budget
+    for budget in (
+        Chapter3Budget("cpu-fp32", 20, 5_120, 0.3, 3e-3,
+                       "a CPU without native bf16: CPU3_FP32_PLACEHOLDER", 0, 0, 0, 0, 0),
+        Chapter3Budget("cpu-bf16", 20, 5_120, 0.3, 3e-3,
+                       "a CPU with AMX or AVX512-BF16: CPU3_BF16_PLACEHOLDER", 0, 0, 0, 0, 0),
+        Chapter3Budget("gpu", 20, 5_120, 0.3, 3e-3,
+                       "a CUDA GPU: the CPU recipe, in seconds", 0, 0, 0, 0, 0),
+        Chapter3Budget("smoke", 1, 256, 0.3, 3e-3, "tests only: seconds, numbers meaningless",
+                       0, 0, 0, 0, 0),
     )
 }  # fmt: skip
 
@@ -140,6 +186,13 @@ def chapter2(preset: str = "auto", device: torch.device | str = "cpu") -> Chapte
     """The budget of chapter 2 for ``preset`` (``"auto"``: picked from ``device``)."""
     auto = pick_chapter2(device) if preset == "auto" else ("", "")
     return CHAPTER2[_choose(CHAPTER2, preset, auto)]
+
+
+def chapter3(preset: str = "auto", device: torch.device | str = "cpu") -> Chapter3Budget:
+    """The budget of chapter 3 for ``preset`` (``"auto"``: picked from ``device`` as in
+    chapter 2)."""
+    auto = pick_chapter2(device) if preset == "auto" else ("", "")
+    return CHAPTER3[_choose(CHAPTER3, preset, auto)]
 
 
 def chapter1(preset: str = "auto") -> Chapter1Budget:

@@ -20,6 +20,7 @@ __all__ = [
     "embedding",
     "example_beats",
     "loss_curves",
+    "rhythm_strip",
     "roc_curves",
 ]
 
@@ -291,3 +292,92 @@ def class_activation_maps(
         colorbar = plt.colorbar(collection, ax=list(axes), shrink=0.8)
         colorbar.set_label("activation for the true class (scaled per beat)")
     return np.asarray(axes)
+
+
+def rhythm_strip(
+    signal: np.ndarray,
+    fs: float,
+    r_peaks: np.ndarray,
+    labels: Sequence[str],
+    start_s: float,
+    duration_s: float = 6.0,
+    predicted: Sequence[str] | None = None,
+    predicted_peaks: np.ndarray | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """A strip of ECG with each beat's class and the RR intervals between beats.
+
+    Args:
+        signal: one lead in mV, ``(n_samples,)`` at ``fs`` Hz.
+        r_peaks: annotated R-peak sample indices, ``(n_beats,)``.
+        labels: the annotated class of each of those beats (e.g. ``"N"``, ``"S"``).
+        start_s, duration_s: the stretch shown (seconds).
+        predicted: optional predicted classes, one per ``predicted_peaks`` (or per
+            ``r_peaks`` when ``predicted_peaks`` is omitted), drawn under the trace;
+            a prediction that differs from the annotated beat it sits on is in red.
+        predicted_peaks: where the predicted beats are (e.g. a detector's peaks).
+
+    Returns:
+        the Axes: the trace, annotated classes above the R peaks, the RR interval
+        (s) between consecutive annotated beats, and the predictions below.
+    """
+    ax = _axes(ax, figsize=(11, 3.6))
+    lo = max(int(round(start_s * fs)), 0)
+    hi = min(int(round((start_s + duration_s) * fs)), len(signal))
+    t = np.arange(lo, hi) / fs
+    ax.plot(t, signal[lo:hi], color="black", linewidth=1)
+    top, bottom = float(signal[lo:hi].max()), float(signal[lo:hi].min())
+    span = top - bottom
+    peaks = np.asarray(r_peaks)
+    shown = np.flatnonzero((peaks >= lo) & (peaks < hi))
+    for i in shown:
+        ax.annotate(
+            labels[i],
+            (peaks[i] / fs, top + 0.12 * span),
+            ha="center",
+            fontweight="bold" if labels[i] != "N" else "normal",
+        )
+    for i in shown[:-1]:
+        a, b = peaks[i] / fs, peaks[i + 1] / fs
+        ax.annotate(
+            "",
+            xy=(b, top + 0.05 * span),
+            xytext=(a, top + 0.05 * span),
+            arrowprops={"arrowstyle": "<->", "color": "tab:blue", "linewidth": 0.8},
+        )
+        ax.text(
+            (a + b) / 2,
+            top + 0.22 * span,
+            f"{b - a:.2f} s",
+            ha="center",
+            color="tab:blue",
+            fontsize="small",
+        )
+    ax.plot(
+        peaks[shown] / fs,
+        signal[peaks[shown]],
+        "v",
+        color="tab:blue",
+        label="annotated beat (class above, RR interval in s)",
+    )
+    if predicted is not None:
+        where = peaks if predicted_peaks is None else np.asarray(predicted_peaks)
+        for j in np.flatnonzero((where >= lo) & (where < hi)):
+            nearest = int(np.argmin(np.abs(peaks - where[j]))) if len(peaks) else -1
+            agrees = nearest >= 0 and labels[nearest] == predicted[j]
+            ax.annotate(
+                predicted[j],
+                (where[j] / fs, bottom - 0.18 * span),
+                ha="center",
+                color="black" if agrees else "tab:red",
+            )
+        ax.plot([], [], " ", label="predicted class below (red: differs from the annotation)")
+    ax.set_ylim(bottom - 0.3 * span, top + 0.35 * span)
+    ax.set(
+        xlabel="time in the record (s)",
+        ylabel="amplitude (mV)",
+        title=title or "Rhythm strip: annotated classes and RR intervals",
+    )
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
