@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ecg_course import metrics
+from ecg_course import metrics, mitbih
 from ecg_course.data import stratified_split
 from ecg_course.training import predict_proba
 
@@ -36,6 +36,7 @@ __all__ = [
     "check_loss_plot",
     "check_lstm_fcn_output",
     "check_per_class_table",
+    "check_rr_features",
     "check_run_epoch",
     "check_split",
     "check_test_metrics",
@@ -1233,4 +1234,327 @@ def check_endpoint_client(
         f"{n:,} beats in {n_batches:,} requests, answers in order with {', '.join(columns)}; "
         f"median latency {np.median(latencies) * 1000:.0f} ms, 99th percentile "
         f"{np.percentile(latencies, 99) * 1000:.0f} ms per batch."
+    )
+
+
+# --- chapter 3: RR features -----------------------------------------------------------------
+
+_RR_CASES: tuple[tuple[str, int, tuple[int, ...]], ...] = (
+    # (what, fs, RR intervals in samples): the checker's own records, peaks from sample 77
+    (
+        "14 beats at 360 Hz",
+        360,
+        (290, 301, 287, 310, 296, 305, 283, 299, 312, 291, 288, 303, 297),
+    ),
+    ("6 beats at 125 Hz (fewer than 10)", 125, (98, 105, 101, 110, 96)),
+    (
+        "13 beats at 360 Hz with premature beats and pauses",
+        360,
+        (300, 296, 304, 180, 420, 298, 302, 295, 305, 300, 190, 404),
+    ),
+)
+
+
+def _rr_window(
+    values: np.ndarray, size: int, start: int = 0, divisor: int | None = None, stat=None
+):
+    """For each beat i: ``stat`` (the mean) of ``values[i + start - size + 1 : i + start + 1]``
+    clipped to the record, NaN where that is empty; ``divisor``: divide the sum by it instead."""
+    n, out = len(values), np.full(len(values), np.nan)
+    for i in range(n):
+        hi = min(n, i + start + 1)
+        lo = max(0, i + start - size + 1)
+        if hi > lo:
+            window = values[lo:hi]
+            out[i] = window.sum() / divisor if divisor else (stat or np.mean)(window)
+    return out
+
+
+def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, str]]]:
+    """Per column of ``mitbih.RR_FEATURES``: the values the usual mistakes give, and what to say."""
+    K = mitbih.LOCAL_RR_BEATS
+    t = peaks / fs
+    rr = np.diff(t)
+    n = len(t)
+    pre, post = np.r_[rr[:1], rr], np.r_[rr, rr[-1:]]
+    local = _rr_window(pre, K)
+    record = np.full(n, rr.mean())
+    in_samples = "in samples: divide the differences of r_peaks by fs to get seconds"
+    swapped = (
+        "that is {other}: pre and post are swapped; pre_rr = t[i] - t[i-1] is the interval "
+        "BEFORE the beat, post_rr = t[i+1] - t[i] the one after it"
+    )
+    local_what = f"local_rr is the mean pre_rr of the beat and the {K - 1} beats before it"
+    ratio = {4: ("pre_rr", pre), 5: ("post_rr", post), 6: ("local_rr", local)}
+    mistakes: list[list[tuple[np.ndarray, str]]] = [
+        [(pre * fs, in_samples), (post, swapped.format(other="post_rr"))],
+        [(post * fs, in_samples), (pre, swapped.format(other="pre_rr"))],
+        [
+            (local * fs, in_samples),
+            (
+                _rr_window(pre, K, start=-1),
+                f"the mean of the {K} beats BEFORE the beat, without the beat itself: "
+                f"{local_what} (pre_rr[max(0, i - {K - 1}) : i + 1])",
+            ),
+            (_rr_window(pre, K - 1), f"a window of {K - 1} beats: {local_what}, {K} in all"),
+            (_rr_window(pre, K + 1), f"a window of {K + 1} beats: {local_what}, {K} in all"),
+            (
+                _rr_window(pre, K, start=K - 1),
+                f"the mean over the beat and the FOLLOWING beats: {local_what} (look back)",
+            ),
+            (
+                _rr_window(post, K, start=K - 1),
+                f"the mean post_rr of the beat and the following beats: {local_what}",
+            ),
+            (
+                pd.Series(pre).rolling(K, center=True, min_periods=1).mean().to_numpy(),
+                f"a centred window (rolling(center=True)): {local_what} (look back)",
+            ),
+            (_rr_window(post, K), f"the mean of post_rr, not pre_rr: {local_what}"),
+            (_rr_window(pre, K, stat=np.median), f"a median: {local_what}, the mean"),
+            (
+                _rr_window(pre, K, divisor=K),
+                f"at the start of the record the sum is divided by {K}: average the beats "
+                f"there are (fewer than {K} for the first {K - 1} beats; rolling(..., "
+                "min_periods=1))",
+            ),
+        ],
+        [
+            (record * fs, in_samples),
+            (
+                np.full(n, np.median(rr)),
+                "the median RR interval: record_rr is the mean, (t[-1] - t[0]) / (n - 1)",
+            ),
+            (
+                np.full(n, pre.mean()),
+                "the mean of the pre_rr column, which counts the first interval twice: use "
+                "the n - 1 intervals, (t[-1] - t[0]) / (n - 1)",
+            ),
+            (
+                np.full(n, post.mean()),
+                "the mean of the post_rr column, which counts the last interval twice: use "
+                "the n - 1 intervals, (t[-1] - t[0]) / (n - 1)",
+            ),
+            (
+                np.full(n, local.mean()),
+                "the mean of local_rr: record_rr is the mean RR interval, (t[-1] - t[0]) / (n - 1)",
+            ),
+            (
+                np.full(n, (t[-1] - t[0]) / n),
+                "divided by n: n beats have n - 1 intervals, (t[-1] - t[0]) / (n - 1)",
+            ),
+        ],
+    ]
+    for column in (4, 5, 6):
+        name, values = ratio[column]
+        mistakes.append(
+            [
+                (record / values, f"inverted (record_rr / {name}): divide {name} by record_rr"),
+                (values / local, f"divided by local_rr: divide {name} by record_rr"),
+                (
+                    values * fs / record,
+                    f"{fs:g} (fs) times too large: {name} and record_rr in different units",
+                ),
+                (
+                    values / (record * fs),
+                    f"{fs:g} (fs) times too small: {name} and record_rr in different units",
+                ),
+            ]
+        )
+    mistakes.append(
+        [
+            (post / pre, "inverted (post_rr / pre_rr): pre_post_ratio is pre_rr / post_rr"),
+            (pre - post, "a difference: pre_post_ratio is the ratio pre_rr / post_rr"),
+        ]
+    )
+    return mistakes
+
+
+def _close_columns(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=1e-7))
+
+
+def _close_where_finite(got: np.ndarray, candidate: np.ndarray) -> bool:
+    """``got`` equals ``candidate`` on the rows where both are finite: all rows, or all but
+    one (a mistake that leaves the first beat without a value)."""
+    both = np.isfinite(got) & np.isfinite(candidate)
+    return both.sum() >= len(got) - 1 and _close_columns(got[both], candidate[both])
+
+
+def _rr_shape(got: np.ndarray, want: np.ndarray, where: str) -> None:
+    """Raise unless ``got`` has the shape of ``want`` (n, 8), naming what is missing or extra."""
+    n = len(want)
+    if got.shape == want.shape:
+        return
+    shape = f"rr_by_hand returned shape {got.shape} for {where}, expected ({n}, 8)"
+    _expect(
+        got.ndim == 2,
+        f"{shape}: one row per beat, one column per feature (np.column_stack of the eight).",
+    )
+    _expect(
+        got.shape != want.T.shape,
+        f"{shape}: the eight features are the rows; stack them as columns "
+        "(np.column_stack, or np.stack(..., axis=1)), one row per beat.",
+    )
+    if got.shape == (n - 1, 8):
+        for column, part, which in ((0, want[1:], "first"), (1, want[:-1], "last")):
+            _expect(
+                not _close_columns(got[:, column], part[:, column]),
+                f"{shape}: the {which} beat is dropped. Keep one row per beat: the first "
+                "beat takes its post-RR as its pre-RR, the last its pre-RR as its post-RR.",
+            )
+        raise ExerciseError(
+            f"{shape}: one row per beat, n rows for n R peaks (n - 1 intervals; the first "
+            "beat takes its post-RR as pre-RR, the last its pre-RR as post-RR)."
+        )
+    _expect(len(got) == n, f"{shape}: one row per R peak.")
+    found = [
+        c
+        for c in range(8)
+        if any(_close_columns(got[:, k], want[:, c]) for k in range(got.shape[1]))
+    ]
+    if got.shape[1] < 8:
+        missing = [mitbih.RR_FEATURES[c] for c in range(8) if c not in found]
+        raise ExerciseError(
+            f"{shape}: {8 - got.shape[1]} column(s) missing; the eight are "
+            f"{', '.join(mitbih.RR_FEATURES)}. Not found: {', '.join(missing)}."
+        )
+    extra = [
+        k
+        for k in range(got.shape[1])
+        if not any(_close_columns(got[:, k], want[:, c]) for c in found)
+    ]
+    raise ExerciseError(
+        f"{shape}: {got.shape[1] - 8} column(s) too many; the eight are "
+        f"{', '.join(mitbih.RR_FEATURES)}"
+        + (f". Column(s) {extra} are none of them: drop them." if extra else ".")
+    )
+
+
+def _rr_column(got: np.ndarray, want: np.ndarray, column: int, mistakes, where: str) -> None:
+    """Raise unless column ``column`` of ``got`` is right, naming the mistake it shows."""
+    name = mitbih.RR_FEATURES[column]
+    g, w = got[:, column], want[:, column].astype(np.float64)
+    if _close_columns(g, w):
+        return
+    n = len(g)
+    head = f"column {column} ({name}) of rr_by_hand for {where}"
+    for candidate, what in mistakes[column]:
+        _expect(not _close_where_finite(g, candidate), f"{head} is wrong: {what}.")
+    bad = np.flatnonzero(~np.isclose(g, w, rtol=1e-5, atol=1e-7))
+    first, last = bad[0], bad[-1]
+    if column in (0, 4, 7):  # the first beat's pre-RR
+        _expect(
+            not (first == 0 and (len(bad) == 1 or not np.isfinite(g[0]) or g[0] == 0)),
+            f"{head}: the first beat has {name} = {g[0]}, expected {w[0]:.6g}. The first beat "
+            "has no beat before it: it takes its post-RR as its pre-RR (pre_rr[0] = "
+            "post_rr[0]).",
+        )
+    if column in (1, 5, 7):  # the last beat's post-RR
+        _expect(
+            not (last == n - 1 and (len(bad) == 1 or not np.isfinite(g[-1]) or g[-1] == 0)),
+            f"{head}: the last beat has {name} = {g[-1]}, expected {w[-1]:.6g}. The last beat "
+            "has no beat after it: it takes its pre-RR as its post-RR (post_rr[-1] = "
+            "pre_rr[-1]).",
+        )
+    k = mitbih.LOCAL_RR_BEATS
+    if column == 2:
+        _expect(
+            last >= k - 1,
+            f"{head}: the first {last + 1} beats have local_rr {np.round(g[: last + 1], 4)}, "
+            f"expected {np.round(w[: last + 1], 4)}: at the start of the record average the "
+            f"pre_rr of the beats there are (fewer than {k}: the mean of "
+            "pre_rr[0 : i + 1]).",
+        )
+    _expect(
+        bool(np.isfinite(g).all()),
+        f"{head} holds NaN or inf at beat {np.flatnonzero(~np.isfinite(g))[0]}: every beat "
+        "has a value (the first beat takes its post-RR as pre-RR, the last its pre-RR as "
+        "post-RR).",
+    )
+    raise ExerciseError(
+        f"{head}: beat {first} has {name} = {g[first]:.6g}, expected {w[first]:.6g}. "
+        + _RR_DEFINITIONS[column]
+    )
+
+
+_RR_DEFINITIONS = (
+    "pre_rr = t[i] - t[i-1] in seconds, t = r_peaks / fs.",
+    "post_rr = t[i+1] - t[i] in seconds, t = r_peaks / fs.",
+    f"local_rr is the mean pre_rr of the beat and the {mitbih.LOCAL_RR_BEATS - 1} beats before "
+    "it (fewer at the start of the record).",
+    "record_rr is the mean RR interval of the record, (t[-1] - t[0]) / (n - 1), in every row.",
+    "pre_rr_ratio = pre_rr / record_rr.",
+    "post_rr_ratio = post_rr / record_rr.",
+    "local_rr_ratio = local_rr / record_rr.",
+    "pre_post_ratio = pre_rr / post_rr.",
+)
+
+
+def check_rr_features(rr_features_by_hand: Callable) -> None:
+    """Check a student's ``rr_by_hand(r_peaks, fs) -> (n, 8)`` against ``mitbih.rr_features``.
+
+    The function is called on three small records that the checker builds (14 beats at
+    360 Hz, 6 beats at 125 Hz, 13 beats at 360 Hz with premature beats and pauses), and
+    its answer compared with :func:`ecg_course.mitbih.rr_features` column by column
+    (``mitbih.RR_FEATURES``: pre_rr, post_rr, local_rr, record_rr, pre_rr_ratio, post_rr_ratio,
+    local_rr_ratio, pre_post_ratio; relative tolerance 1e-5). Any array-like of shape
+    ``(n, 8)`` in any float type passes (a NumPy array, a DataFrame, nested lists).
+
+    When they differ, the message names the column and the mistake: a dropped first or
+    last beat, 7 or 9 columns, a transposed answer, the columns in another order, NaN or 0
+    for the first beat's pre-RR (or the last beat's post-RR), intervals in samples, a
+    local average without the beat itself, over 9 or 11 beats, over the following beats,
+    of post-RR or a median, a record RR that is a median or the mean of another column,
+    inverted ratios, pre and post swapped; and a function that returns nothing or raises.
+    """
+    for where, fs, intervals in _RR_CASES:
+        peaks = 77 + np.cumsum(np.r_[0, intervals]).astype(np.int64)
+        where = f"{where} (r_peaks={peaks.tolist()}, fs={fs})"
+        try:
+            result = rr_features_by_hand(peaks.copy(), fs)
+        except NotImplementedError:
+            raise
+        except Exception as error:  # a student's crash: say where it came from
+            raise ExerciseError(
+                f"rr_by_hand raised {type(error).__name__}: {error} (called as "
+                f"rr_by_hand(r_peaks, fs) for {where})."
+            ) from error
+        _expect(
+            result is not None,
+            "rr_by_hand returned None: end the function with `return` and the (n, 8) array.",
+        )
+        if isinstance(result, torch.Tensor):
+            result = result.detach().cpu().numpy()
+        try:
+            got = np.asarray(result, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ExerciseError(
+                f"rr_by_hand returned a {type(result).__name__} that is not an array of "
+                f"numbers ({error}): return an (n, 8) array, one row per beat."
+            ) from error
+        want = mitbih.rr_features(peaks, fs)
+        _rr_shape(got, want, where)
+        if _close_columns(got, want.astype(np.float64)):
+            continue
+        holds = [
+            [c for c in range(8) if _close_columns(got[:, k], want[:, c].astype(np.float64))]
+            for k in range(8)
+        ]
+        if all(len(h) == 1 for h in holds) and sorted(h[0] for h in holds) == list(range(8)):
+            moved = [
+                f"column {k} holds {mitbih.RR_FEATURES[h[0]]}"
+                for k, h in enumerate(holds)
+                if h[0] != k
+            ]
+            raise ExerciseError(
+                f"the eight features are right but in another order ({', '.join(moved)}): "
+                f"order the columns as mitbih.RR_FEATURES, {', '.join(mitbih.RR_FEATURES)}."
+            )
+        mistakes = _rr_mistakes(peaks.astype(np.float64), fs)
+        for column in range(8):
+            _rr_column(got, want, column, mistakes, where)
+    _passed(
+        f"the eight RR features of {len(_RR_CASES)} records (at 360 and 125 Hz, shorter and "
+        "longer than the local window, with premature beats) match mitbih.rr_features."
     )

@@ -168,3 +168,22 @@ def test_chapter_two_checkers():
     wrong.loc["S", "precision"] += 0.1
     with pytest.raises(checks.ExerciseError, match="precision of class S"):
         checks.check_per_class_table(wrong, y, proba, list(mitbih.CLASSES))
+
+
+# Chapter 3's right and wrong answers: tests/test_exercise_answers.py. Here, what the
+# checkers take for granted.
+
+
+def test_rr_checker_cases_keep_the_columns_apart():
+    """No two columns, and no mistake the checker names, coincide with the right answer."""
+    for _, fs, intervals in checks._RR_CASES:
+        peaks = 77 + np.cumsum(np.r_[0, intervals])
+        right = mitbih.rr_features(peaks, fs).astype(np.float64)
+        for a in range(8):
+            for b in range(a + 1, 8):
+                assert not np.allclose(right[:, a], right[:, b], rtol=1e-4)
+        if len(peaks) <= mitbih.LOCAL_RR_BEATS:
+            continue  # the windows of 9, 10 and 11 beats agree on a short record
+        for column, mistakes in enumerate(checks._rr_mistakes(peaks.astype(float), fs)):
+            for values, what in mistakes:
+                assert not checks._close_where_finite(right[:, column], values), what

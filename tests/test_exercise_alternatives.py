@@ -138,6 +138,19 @@ ALTERNATIVES = {
         session.close()
         answers = pd.concat(replies).reset_index(drop=True)
     """,
+    # chapter 3
+    "compute the eight RR features of one record": """
+        import numpy as np
+        import pandas as pd
+
+        t = np.asarray(r_peaks, dtype=np.float64) / fs
+        gaps = np.diff(t)
+        pre_rr, post_rr = np.append(gaps[0], gaps), np.append(gaps, gaps[-1])
+        local_rr = pd.Series(pre_rr).rolling(10, min_periods=1).mean().to_numpy()
+        record_rr = np.full(len(t), gaps.mean())
+        return np.stack([pre_rr, post_rr, local_rr, record_rr, pre_rr / record_rr,
+                         post_rr / record_rr, local_rr / record_rr, pre_rr / post_rr], axis=1)
+    """,
 }
 
 

@@ -1305,6 +1305,194 @@ def test_table_valid_answers(answer, capsys):
     assert capsys.readouterr().out.startswith("Correct")
 
 
+# --- exercise ex3-rr-features ---------------------------------------------------------------
+
+
+def _rr_official(r_peaks, fs):
+    t = np.asarray(r_peaks, dtype=np.float64) / fs
+    rr = np.diff(t)
+    pre, post = np.concatenate([rr[:1], rr]), np.concatenate([rr, rr[-1:]])
+    sums = np.concatenate([[0.0], np.cumsum(pre)])
+    i = np.arange(len(pre))
+    start = np.maximum(i - 9, 0)
+    local = (sums[i + 1] - sums[start]) / (i + 1 - start)
+    record = np.full(len(t), (t[-1] - t[0]) / (len(t) - 1))
+    return np.column_stack([pre, post, local, record, pre / record, post / record,
+                            local / record, pre / post]).astype(np.float32)  # fmt: skip
+
+
+def _rr_loops(r_peaks, fs):
+    """Plain Python: one list per feature, then a float64 array."""
+    times = [p / fs for p in r_peaks]
+    n = len(times)
+    pre, post = [], []
+    for i in range(n):
+        pre.append(times[i] - times[i - 1] if i > 0 else times[1] - times[0])
+        post.append(times[i + 1] - times[i] if i < n - 1 else times[-1] - times[-2])
+    local = []
+    for i in range(n):
+        window = pre[max(0, i - 9) : i + 1]
+        local.append(sum(window) / len(window))
+    record = (times[-1] - times[0]) / (n - 1)
+    rows = [[pre[i], post[i], local[i], record, pre[i] / record, post[i] / record,
+             local[i] / record, pre[i] / post[i]] for i in range(n)]  # fmt: skip
+    return np.array(rows)
+
+
+def _rr_pandas(r_peaks, fs):
+    """A DataFrame with named columns, the local mean by rolling()."""
+    t = pd.Series(r_peaks, dtype="float64") / fs
+    pre = t.diff().bfill()
+    post = t.diff(-1).abs().ffill()
+    features = pd.DataFrame({"pre_rr": pre, "post_rr": post})
+    features["local_rr"] = pre.rolling(10, min_periods=1).mean()
+    features["record_rr"] = np.diff(t).mean()
+    for name in ("pre_rr", "post_rr", "local_rr"):
+        features[f"{name}_ratio"] = features[name] / features["record_rr"]
+    features["pre_post_ratio"] = pre / post
+    return features
+
+
+def _rr_student(r_peaks, fs, seconds=True, window=10, own_beat=True, ahead=False,
+                record="mean", invert_ratios=False, invert_pre_post=False, swap=False,
+                order=None):  # fmt: skip
+    """A whole answer; each keyword is one mistake a student makes."""
+    t = np.asarray(r_peaks, dtype=float) / (fs if seconds else 1)
+    rr = np.diff(t)
+    pre, post = np.r_[rr[0], rr], np.r_[rr, rr[-1]]
+    if swap:  # "pre" taken as the interval to the next beat
+        pre, post = post, pre
+    series = pd.Series(pre).shift(1) if not own_beat else pd.Series(pre)
+    if ahead:
+        local = series[::-1].rolling(window, min_periods=1).mean()[::-1].to_numpy()
+    else:
+        local = series.rolling(window, min_periods=1).mean().to_numpy()
+    rec = {"mean": rr.mean(), "median": np.median(rr), "pre column": pre.mean()}[record]
+    ratios = [rec / x if invert_ratios else x / rec for x in (pre, post, local)]
+    columns = [pre, post, local, np.full(len(t), rec), *ratios,
+               post / pre if invert_pre_post else pre / post]  # fmt: skip
+    return np.column_stack([columns[k] for k in order or range(8)])
+
+
+def _rr_first_dropped(r_peaks, fs):
+    rr = np.diff(r_peaks) / fs  # one interval per beat after the first
+    post = np.r_[rr[1:], rr[-1]]
+    local = pd.Series(rr).rolling(10, min_periods=1).mean().to_numpy()
+    record = rr.mean()
+    return np.column_stack([rr, post, local, np.full(len(rr), record), rr / record,
+                            post / record, local / record, rr / post])  # fmt: skip
+
+
+def _rr_first_nan(r_peaks, fs):
+    t = pd.Series(r_peaks) / fs
+    pre, post = t.diff(), -t.diff(-1)  # NaN for the first pre and the last post
+    local = pre.rolling(10, min_periods=1).mean()
+    record = pre.mean()
+    return pd.concat([pre, post, local, pre * 0 + record, pre / record, post / record,
+                      local / record, pre / post], axis=1)  # fmt: skip
+
+
+def _rr_first_zero(r_peaks, fs):
+    t = np.asarray(r_peaks) / fs
+    pre = np.diff(t, prepend=t[0])  # 0 for the first beat
+    post = np.diff(t, append=t[-1] + (t[-1] - t[-2]))
+    local = pd.Series(pre).rolling(10, min_periods=1).mean().to_numpy()
+    record = (t[-1] - t[0]) / (len(t) - 1)
+    with np.errstate(divide="ignore"):
+        return np.column_stack([pre, post, local, np.full(len(t), record), pre / record,
+                                post / record, local / record, pre / post])  # fmt: skip
+
+
+def _rr_divided_by_ten(r_peaks, fs):
+    t = np.asarray(r_peaks) / fs
+    rr = np.diff(t)
+    pre, post = np.r_[rr[0], rr], np.r_[rr, rr[-1]]
+    local = np.convolve(pre, np.ones(10), mode="full")[: len(pre)] / 10
+    record = rr.mean()
+    return np.column_stack([pre, post, local, np.full(len(t), record), pre / record,
+                            post / record, local / record, pre / post])  # fmt: skip
+
+
+def _rr_no_return(r_peaks, fs):
+    features = _rr_student(r_peaks, fs)  # computed, then never returned
+    features = features.astype(np.float32)
+
+
+def _rr_series_method(r_peaks, fs):
+    rr = r_peaks.diff() / fs  # r_peaks is a NumPy array, not a pandas Series
+    return rr
+
+
+def _rr_transposed(r_peaks, fs):
+    return _rr_student(r_peaks, fs).T  # np.array([pre, post, ...]): features as rows
+
+
+def _rr_seven_columns(r_peaks, fs):
+    return _rr_student(r_peaks, fs)[:, :7]  # pre_post_ratio forgotten
+
+
+def _rr_with_times(r_peaks, fs):
+    times = np.asarray(r_peaks) / fs  # the beat times kept as a first column
+    return np.column_stack([times, _rr_student(r_peaks, fs)])
+
+
+_rr = functools.partial
+
+WRONG_RR = {
+    "first beat dropped": (_rr_first_dropped, "the first beat is dropped"),
+    "NaN pre-RR for the first beat": (_rr_first_nan, "first beat has pre_rr = nan"),
+    "0 pre-RR for the first beat": (_rr_first_zero, r"first beat has pre_rr = 0\.0"),
+    "intervals in samples": (_rr(_rr_student, seconds=False), "in samples: divide"),
+    "local mean without the beat itself": (
+        _rr(_rr_student, own_beat=False),
+        "without the beat itself",
+    ),
+    "local mean over 9 beats": (_rr(_rr_student, window=9), "a window of 9 beats"),
+    "local mean over 11 beats": (_rr(_rr_student, window=11), "a window of 11 beats"),
+    "local mean over the following beats": (_rr(_rr_student, ahead=True), "FOLLOWING beats"),
+    "local mean divided by 10 at the start": (_rr_divided_by_ten, "divided by 10"),
+    "record RR a median": (_rr(_rr_student, record="median"), "the median RR interval"),
+    "record RR the mean of the pre_rr column": (
+        _rr(_rr_student, record="pre column"),
+        "mean of the pre_rr column",
+    ),
+    "ratios inverted": (_rr(_rr_student, invert_ratios=True), r"inverted \(record_rr / pre_rr"),
+    "pre/post inverted": (
+        _rr(_rr_student, invert_pre_post=True),
+        r"pre_post_ratio.*inverted \(post_rr / pre_rr\)",
+    ),
+    "pre and post swapped": (_rr(_rr_student, swap=True), "pre and post are swapped"),
+    "local and record columns exchanged": (
+        _rr(_rr_student, order=[0, 1, 3, 2, 4, 5, 6, 7]),
+        r"another order \(column 2 holds record_rr, column 3 holds local_rr\)",
+    ),
+    "no return": (_rr_no_return, "returned None"),
+    "a pandas method on a NumPy array": (_rr_series_method, "raised AttributeError: 'numpy"),
+    "transposed": (_rr_transposed, "the eight features are the rows"),
+    "seven columns": (_rr_seven_columns, "1 column.*missing.*Not found: pre_post_ratio"),
+    "nine columns": (_rr_with_times, r"1 column\(s\) too many.*Column\(s\) \[0\] are none"),
+}
+
+VALID_RR = {
+    "official": _rr_official,
+    "Python loops": _rr_loops,
+    "pandas DataFrame": _rr_pandas,
+    "float64, pandas rolling": _rr_student,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_RR))
+def test_rr_features_wrong_answers(answer, message):
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_rr_features(answer)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_RR))
+def test_rr_features_valid_answers(answer, capsys):
+    checks.check_rr_features(answer)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
 # --- the library's size ---------------------------------------------------------------------
 
 
@@ -1320,6 +1508,7 @@ def test_table_valid_answers(answer, capsys):
         (WRONG_FORWARD, VALID_FORWARD),
         (WRONG_BATCHED, VALID_BATCHED),
         (WRONG_TABLE, VALID_TABLE),
+        (WRONG_RR, VALID_RR),
     ],
 )
 def test_every_exercise_has_enough_answers(wrong, valid):
