@@ -31,6 +31,7 @@ from ecg_course.training import predict_proba
 __all__ = [
     "ExerciseError",
     "check_batched_inference",
+    "check_beat_matching",
     "check_early_auc",
     "check_endpoint_client",
     "check_loss_plot",
@@ -1557,4 +1558,286 @@ def check_rr_features(rr_features_by_hand: Callable) -> None:
     _passed(
         f"the eight RR features of {len(_RR_CASES)} records (at 360 and 125 Hz, shorter and "
         "longer than the local window, with premature beats) match mitbih.rr_features."
+    )
+
+
+# --- chapter 3: matching detections to annotated beats --------------------------------------
+
+_MATCH_TOLERANCE = 54  # samples: 150 ms at 360 Hz
+_MATCH_CASES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
+    # (what, reference, detected): small cases where the right answer leaves no choice
+    (
+        "detections just inside and just outside the tolerance, and a missed beat",
+        (1000, 1400, 1800, 2200, 2600),
+        (1053, 1454, 1745, 2200),
+    ),
+    (
+        "a detection between two annotated beats, nearer to the second",
+        (700, 1000, 1060, 1500, 3000, 3060),
+        (700, 1035, 1500, 3020),
+    ),
+    (
+        "two detections near one beat, extra detections and a missed beat",
+        (500, 900, 1300),
+        (100, 470, 510, 880, 912, 1100),
+    ),
+)
+
+
+def _wfdb_matches(reference: np.ndarray, detected: np.ndarray, tolerance: int) -> np.ndarray:
+    """``wfdb.processing.compare_annotations(reference, detected, tolerance)``'s
+    ``matching_sample_nums``: per annotated beat the index of its detection, or -1."""
+    with mitbih._quiet_wfdb():
+        from wfdb.processing import compare_annotations
+
+    return compare_annotations(reference, detected, tolerance).matching_sample_nums
+
+
+def _random_beats(seed: int = 3, n: int = 2000, fs: int = 360) -> tuple[np.ndarray, np.ndarray]:
+    """Annotated R peaks of ``n`` beats (RR 0.5-1.2 s) and a detector's peaks: jittered,
+    some far off, 2% missed, 40 false detections anywhere."""
+    rng = np.random.default_rng(seed)
+    reference = 200 + np.cumsum(np.r_[0, rng.integers(fs // 2, int(1.2 * fs), n - 1)])
+    detected = reference + np.rint(rng.normal(0, 8, n)).astype(np.int64)
+    far = rng.random(n) < 0.03
+    detected[far] = reference[far] + rng.choice([-1, 1], far.sum()) * rng.integers(
+        40, 70, far.sum()
+    )
+    detected = detected[rng.random(n) > 0.02]
+    false = rng.integers(0, reference[-1] + fs // 2, 40)
+    return reference.astype(np.int64), np.unique(np.r_[detected, false]).astype(np.int64)
+
+
+def _as_matches(result, reference: np.ndarray, detected: np.ndarray, where: str) -> np.ndarray:
+    """The student's answer as an int64 array, or a message naming what it is instead."""
+    n_ref, n_det = len(reference), len(detected)
+    _expect(
+        result is not None,
+        "match_beats returned None: end the function with `return` and the array of matches.",
+    )
+    if isinstance(result, torch.Tensor):
+        result = result.detach().cpu().numpy()
+    try:
+        values = list(np.asarray(result, dtype=object).ravel())
+    except ValueError:  # ragged: the message below says what it is
+        values = []
+    _expect(
+        not any(v is None for v in values),
+        f"match_beats returned None for some beats ({where}): an annotated beat without a "
+        "detection gets -1, so that the answer is an integer array.",
+    )
+    try:
+        matches = np.asarray(result)
+        numbers = matches.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise ExerciseError(
+            f"match_beats returned a {type(result).__name__} that is not an array of indices "
+            f"({error}): return one integer per annotated beat."
+        ) from error
+    _expect(
+        matches.ndim == 1,
+        f"match_beats returned shape {matches.shape} ({where}), expected ({n_ref},): one "
+        "detection index (or -1) per annotated beat.",
+    )
+    if len(matches) != n_ref:
+        expected = _wfdb_matches(reference, detected, _MATCH_TOLERANCE)
+        found = expected[expected >= 0]
+        what = (
+            "one entry per matched detection"
+            if len(matches) == len(found)
+            else "one entry per detection"
+            if len(matches) == n_det
+            else f"{len(matches)} entries"
+        )
+        raise ExerciseError(
+            f"match_beats returned {what} ({len(matches)} for {n_ref} annotated beats and "
+            f"{n_det} detections; {where}): return one entry per annotated beat, "
+            "len(reference), holding the index of its detection or -1."
+        )
+    _expect(
+        not np.isnan(numbers).any(),
+        f"match_beats returned NaN for the beats without a detection ({where}): use -1, "
+        "so that the answer is an integer array.",
+    )
+    _expect(
+        matches.dtype != bool,
+        f"match_beats returned True/False per beat ({where}): return the INDEX in `detected` "
+        "of the detection matched to each annotated beat, or -1.",
+    )
+    _expect(
+        np.issubdtype(matches.dtype, np.integer),
+        f"match_beats returned dtype {matches.dtype} ({where}): indices are integers; make the "
+        "array with an integer dtype, e.g. np.full(len(reference), -1).",
+    )
+    matches = matches.astype(np.int64)
+    positions = matches[matches >= 0]
+    if len(positions) and positions.max() >= n_det:
+        _expect(
+            not np.isin(positions, detected).all(),
+            f"match_beats returned sample positions (e.g. {positions.max()}) ({where}): return "
+            "the INDEX j of the matched detection, not detected[j].",
+        )
+        raise ExerciseError(
+            f"match_beats returned {positions.max()} ({where}), but `detected` has only {n_det} "
+            "detections: return the index of the matched detection in `detected`, or -1."
+        )
+    _expect(
+        (matches >= -1).all(),
+        f"match_beats returned {matches.min()} ({where}): -1 marks an annotated beat without "
+        "a detection; other entries are indices into `detected`.",
+    )
+    return matches
+
+
+def _valid_matches(
+    matches: np.ndarray, reference: np.ndarray, detected: np.ndarray, tolerance: int, where: str
+) -> None:
+    """Raise unless no detection is used twice and every match is within the tolerance."""
+    matched = np.flatnonzero(matches >= 0)
+    used, counts = np.unique(matches[matched], return_counts=True)
+    if (counts > 1).any():
+        j = used[counts > 1][0]
+        beats = np.flatnonzero(matches == j)
+        raise ExerciseError(
+            f"detection {j} (at sample {detected[j]}) is matched to the annotated beats "
+            f"{beats.tolist()} (at {reference[beats].tolist()}) ({where}): a detection matches "
+            "at most one annotated beat, the nearest one; once matched it is taken."
+        )
+    distance = np.abs(reference[matched] - detected[matches[matched]])
+    if (distance < tolerance).all():
+        return
+    worst = matched[np.argmax(distance)]
+    _expect(
+        distance.max() > tolerance,
+        f"beat {worst} (at {reference[worst]}) is matched to detection {matches[worst]} (at "
+        f"{detected[matches[worst]]}), exactly {tolerance} samples away ({where}): the "
+        f"tolerance is strict, a match is closer than it, |d| < tolerance (as in "
+        "wfdb.processing.compare_annotations's window_width).",
+    )
+    raise ExerciseError(
+        f"beat {worst} (at {reference[worst]}) is matched to detection {matches[worst]} (at "
+        f"{detected[matches[worst]]}), {distance.max()} samples away, beyond the tolerance of "
+        f"{tolerance} samples ({where}): the tolerance is in samples, as are reference and "
+        "detected (do not convert it with fs), and a match needs |d| < tolerance."
+    )
+
+
+def _matching_differs(
+    matches: np.ndarray, expected: np.ndarray, reference: np.ndarray, detected: np.ndarray, where
+) -> None:
+    """Raise naming the first annotated beat whose match is not the expected one."""
+    i = int(np.flatnonzero(matches != expected)[0])
+    got, want = matches[i], expected[i]
+    beat = f"beat {i} (at {reference[i]})"
+    if want >= 0:
+        d = abs(int(detected[want]) - int(reference[i]))
+        _expect(
+            got >= 0,
+            f"{beat} has no match, but detection {want} (at {detected[want]}) is {d} samples "
+            f"away, within the tolerance of {_MATCH_TOLERANCE} (|d| < tolerance), and no "
+            f"annotated beat is nearer to it ({where}).",
+        )
+        other = abs(int(detected[got]) - int(reference[i]))
+        _expect(
+            other <= d,
+            f"{beat} is matched to detection {got} (at {detected[got]}, {other} samples away), "
+            f"but detection {want} (at {detected[want]}) is nearer, {d} samples ({where}): "
+            "match the NEAREST detection within the tolerance, not the first one.",
+        )
+    else:
+        g = int(detected[got])
+        nearer = [
+            k
+            for k in (i - 1, i + 1)
+            if 0 <= k < len(reference) and abs(int(reference[k]) - g) < abs(int(reference[i]) - g)
+        ]
+        _expect(
+            not nearer,
+            f"{beat} is matched to detection {got} (at {g}), but that detection is nearer to "
+            f"annotated beat {nearer[0] if nearer else ''} (at "
+            f"{reference[nearer[0]] if nearer else ''}) ({where}): a detection goes to the "
+            "NEAREST annotated beat, even one that comes later.",
+        )
+    raise ExerciseError(
+        f"{beat} is matched to {got}, expected {want} ({where}): match each annotated beat "
+        "to the nearest detection closer than the tolerance that no nearer beat takes, "
+        "as wfdb.processing.compare_annotations does."
+    )
+
+
+def check_beat_matching(match_beats: Callable) -> None:
+    """Check a student's ``match_beats(reference, detected, tolerance) -> (len(reference),)``.
+
+    The answer must be that of ``wfdb.processing.compare_annotations(reference, detected,
+    window_width=tolerance).matching_sample_nums``: for each annotated beat the index in
+    ``detected`` of its detection, or -1, as integers. A match is strictly closer than
+    the tolerance (``|d| < tolerance``: a detection exactly ``tolerance`` samples away is
+    not one), a detection matches at most one annotated beat, the nearest.
+
+    The checker calls ``match_beats`` on three small hand-made cases (a detection just
+    inside, exactly at and just outside the tolerance; one between two annotated beats;
+    two near one beat, extra detections and missed beats), where the matches must be
+    wfdb's exactly, and on a random record of 2,000 beats at 360 Hz (jitter, far-off,
+    missed and false detections; tolerance 54 samples, 150 ms) where only validity and
+    the counts of true positives, false positives and false negatives must agree (a
+    reasonable answer may break a rare tie differently).
+
+    Mistakes named: a detection matched twice, an inclusive tolerance (``<=``), a tolerance
+    taken for seconds (matches far beyond it, or none), matched detections returned
+    instead of one entry per annotated beat, sample positions instead of indices, the
+    wrong length, a float or boolean answer, NaN or None instead of -1, the first
+    detection within the tolerance instead of the nearest, a detection given to an
+    earlier beat when it is nearer to the next one; and a function that returns nothing
+    or raises.
+    """
+    cases = [
+        (what, np.array(ref, dtype=np.int64), np.array(det, dtype=np.int64), True)
+        for what, ref, det in _MATCH_CASES
+    ]
+    cases.append(("a random record of 2,000 beats at 360 Hz", *_random_beats(), False))
+    tolerance = _MATCH_TOLERANCE
+    for what, reference, detected, exact in cases:
+        where = (
+            f"{what}: reference={reference.tolist()}, detected={detected.tolist()}, "
+            f"tolerance={tolerance}"
+            if exact
+            else what
+        )
+        try:
+            result = match_beats(reference.copy(), detected.copy(), tolerance)
+        except NotImplementedError:
+            raise
+        except Exception as error:  # a student's crash: say where it came from
+            raise ExerciseError(
+                f"match_beats raised {type(error).__name__}: {error} (called as "
+                f"match_beats(reference, detected, tolerance) for {where})."
+            ) from error
+        matches = _as_matches(result, reference, detected, where)
+        expected = _wfdb_matches(reference, detected, tolerance)
+        _valid_matches(matches, reference, detected, tolerance, where)
+        near = np.abs(reference - detected[np.maximum(matches, 0)])[matches >= 0]
+        want_near = np.abs(reference - detected[np.maximum(expected, 0)])[expected >= 0]
+        if not (near > 0).any() and (want_near > 0).any():
+            what = "only detections at the very sample of their beat" if len(near) else "no beat"
+            raise ExerciseError(
+                f"match_beats matched {what} ({where}), where {len(want_near)} beats have a "
+                "detection closer than the tolerance: the tolerance is in samples, as are "
+                "reference and detected (do not convert it with fs)."
+            )
+        if exact:
+            if not np.array_equal(matches, expected):
+                _matching_differs(matches, expected, reference, detected, where)
+            continue
+        tp, want_tp = int((matches >= 0).sum()), int((expected >= 0).sum())
+        _expect(
+            tp == want_tp,
+            f"on {where}, match_beats finds {tp:,} true positives ({len(detected) - tp:,} "
+            f"false positives, {len(reference) - tp:,} false negatives), "
+            f"wfdb.processing.compare_annotations {want_tp:,} ({len(detected) - want_tp:,}, "
+            f"{len(reference) - want_tp:,}): match each annotated beat to the nearest free "
+            f"detection closer than {tolerance} samples.",
+        )
+    _passed(
+        "each annotated beat gets the nearest detection closer than the tolerance, each "
+        "detection at most once, as wfdb.processing.compare_annotations matches them."
     )

@@ -174,6 +174,29 @@ def test_chapter_two_checkers():
 # checkers take for granted.
 
 
+def test_beat_matching_follows_wfdb_on_the_hand_made_cases():
+    """wfdb matches closer than window_width (strict), a contested detection to the nearer
+    beat: the hand-made cases and their messages rely on it."""
+    expected = ([0, -1, -1, 3, -1], [0, -1, 1, 2, 3, -1], [2, 4, -1])
+    tolerance = checks._MATCH_TOLERANCE
+    for (_, reference, detected), want in zip(checks._MATCH_CASES, expected, strict=True):
+        got = checks._wfdb_matches(np.array(reference), np.array(detected), tolerance)
+        assert got.tolist() == want
+
+
+def test_beat_matching_random_case_leaves_no_choice():
+    """No detection is within the tolerance of two beats, so every valid matching finds the
+    same number of true positives: comparing the counts cannot reject a correct answer."""
+    reference, detected = checks._random_beats()
+    tolerance = checks._MATCH_TOLERANCE
+    assert len(reference) == 2000 and np.diff(reference).min() >= 2 * tolerance
+    assert np.all(np.diff(detected) > 0)
+    near = np.abs(detected[None, :] - reference[:, None]) < tolerance
+    matches = checks._wfdb_matches(reference, detected, tolerance)
+    assert (matches >= 0).sum() == near.any(axis=1).sum()
+    assert (~near.any(axis=1)).any() and (~near.any(axis=0)).any()  # FN and FP
+
+
 def test_rr_checker_cases_keep_the_columns_apart():
     """No two columns, and no mistake the checker names, coincide with the right answer."""
     for _, fs, intervals in checks._RR_CASES:

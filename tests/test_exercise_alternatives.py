@@ -151,6 +151,26 @@ ALTERNATIVES = {
         return np.stack([pre_rr, post_rr, local_rr, record_rr, pre_rr / record_rr,
                          post_rr / record_rr, local_rr / record_rr, pre_rr / post_rr], axis=1)
     """,
+    "match each annotated beat to a detection within tolerance": """
+        import numpy as np
+
+        reference, detected = np.asarray(reference), np.asarray(detected)
+        matches = np.full(len(reference), -1)
+        if len(detected) == 0 or len(reference) == 0:
+            return matches
+        # each detection's nearest annotated beat (the earlier one on a tie)
+        after = np.clip(np.searchsorted(reference, detected), 0, len(reference) - 1)
+        before = np.clip(after - 1, 0, len(reference) - 1)
+        nearest = np.where(np.abs(detected - reference[before])
+                           <= np.abs(reference[after] - detected), before, after)
+        distance = np.abs(detected - reference[nearest])
+        # each beat keeps the nearest detection closer than the tolerance: the farthest
+        # are written first, the nearest (the earliest on a tie) last
+        for j in sorted(np.flatnonzero(distance < tolerance), key=lambda j: (distance[j], j),
+                        reverse=True):
+            matches[nearest[j]] = j
+        return matches
+    """,
 }
 
 

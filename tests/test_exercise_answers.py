@@ -1493,6 +1493,160 @@ def test_rr_features_valid_answers(answer, capsys):
     assert capsys.readouterr().out.startswith("Correct")
 
 
+# --- exercise ex3-match-beats ---------------------------------------------------------------
+
+
+def _match_official(reference, detected, tolerance):
+    from wfdb.processing import compare_annotations
+
+    return compare_annotations(reference, detected, tolerance).matching_sample_nums
+
+
+def _match_two_pointer(reference, detected, tolerance):
+    """A loop: detections before the window are skipped once; each detection goes to its
+    nearest annotated beat, each beat keeps its nearest detection."""
+    matches = np.full(len(reference), -1)
+    start = 0
+    for i, r in enumerate(reference):
+        while start < len(detected) and detected[start] <= r - tolerance:
+            start += 1
+        j = start
+        while j < len(detected) and detected[j] < r + tolerance:
+            d = detected[j]
+            nearer_before = i > 0 and abs(d - reference[i - 1]) <= abs(d - r)
+            nearer_after = i + 1 < len(reference) and abs(reference[i + 1] - d) < abs(d - r)
+            if not (nearer_before or nearer_after) and (
+                matches[i] < 0 or abs(d - r) < abs(detected[matches[i]] - r)
+            ):
+                matches[i] = j
+            j += 1
+    return matches
+
+
+def _match_searchsorted(reference, detected, tolerance):
+    """Vectorised: every detection's nearest beat, then every beat's nearest claimant."""
+    reference, detected = np.asarray(reference), np.asarray(detected)
+    matches = np.full(len(reference), -1, dtype=np.int64)
+    right = np.clip(np.searchsorted(reference, detected), 0, len(reference) - 1)
+    left = np.clip(right - 1, 0, len(reference) - 1)
+    closer_left = np.abs(detected - reference[left]) <= np.abs(reference[right] - detected)
+    beat = np.where(closer_left, left, right)
+    distance = np.abs(detected - reference[beat])
+    close = np.flatnonzero(distance < tolerance)
+    order = close[np.lexsort((close, distance[close], beat[close]))]
+    _, first = np.unique(beat[order], return_index=True)
+    matches[beat[order[first]]] = order[first]
+    return matches
+
+
+def _match_closest_pairs_first(reference, detected, tolerance):
+    """All pairs within the tolerance, the closest first; each side used once."""
+    pairs = []
+    for i, r in enumerate(reference):
+        lo = np.searchsorted(detected, r - tolerance, side="right")
+        hi = np.searchsorted(detected, r + tolerance, side="left")
+        pairs += [(abs(int(detected[j]) - int(r)), j, i) for j in range(lo, hi)]
+    matches, taken = [-1] * len(reference), set()
+    for _, j, i in sorted(pairs):
+        if matches[i] == -1 and j not in taken:
+            matches[i] = j
+            taken.add(j)
+    return np.array(matches)
+
+
+def _match_loop(reference, detected, tolerance, within=lambda d, t: d < t, mark=-1,
+                nearest=True, once=True, output="per beat", dtype=None):  # fmt: skip
+    """For each beat in order, a free detection within the tolerance, the nearest or the
+    first; each keyword is one mistake a student makes."""
+    matches, taken = [], set()
+    for r in reference:
+        best = mark
+        for j, d in enumerate(detected):
+            distance = abs(int(d) - int(r))
+            if not within(distance, tolerance) or (once and j in taken):
+                continue
+            if best is mark or (nearest and distance < abs(int(detected[best]) - int(r))):
+                best = j
+        matches.append(best)
+        if best is not mark:
+            taken.add(best)
+    if output == "matched":
+        return np.array([j for j in matches if j is not mark])
+    if output == "samples":
+        return np.array([detected[j] if j is not mark else -1 for j in matches])
+    if output == "mask":
+        return np.array([j is not mark for j in matches])
+    return matches if dtype is None else np.array(matches, dtype=dtype)
+
+
+def _match_detection_first(reference, detected, tolerance):
+    """Each detection in turn to its nearest beat, if that beat is still free: the first
+    detection near a beat wins, not the nearest one."""
+    matches = np.full(len(reference), -1)
+    for j, d in enumerate(detected):
+        i = int(np.argmin(np.abs(np.asarray(reference) - d)))
+        if abs(reference[i] - d) < tolerance and matches[i] == -1:
+            matches[i] = j
+    return matches
+
+
+def _match_per_detection(reference, detected, tolerance):
+    """For each detection the beat it matches: the mapping the other way round."""
+    beats = np.full(len(detected), -1)
+    for j, d in enumerate(detected):
+        i = int(np.argmin(np.abs(np.asarray(reference) - d)))
+        if abs(reference[i] - d) < tolerance:
+            beats[j] = i
+    return beats
+
+
+_m = functools.partial
+
+WRONG_MATCHING = {
+    "a detection matched twice": (_m(_match_loop, once=False), "matched to the annotated beats"),
+    "tolerance inclusive": (
+        _m(_match_loop, within=lambda d, t: d <= t),
+        "exactly 54 samples away.*strict",
+    ),
+    "tolerance taken for seconds (times fs)": (
+        _m(_match_loop, within=lambda d, t: d < t * 360),
+        "beyond the tolerance.*do not convert it with fs",
+    ),
+    "tolerance taken for seconds (divided by fs)": (
+        _m(_match_loop, within=lambda d, t: d < t / 360),
+        "only detections at the very sample.*do not convert it with fs",
+    ),
+    "the matched detections only": (_m(_match_loop, output="matched"), "per matched detection"),
+    "one entry per detection": (_match_per_detection, "one entry per detection"),
+    "sample positions": (_m(_match_loop, output="samples"), "sample positions"),
+    "True/False per beat": (_m(_match_loop, output="mask"), "True/False"),
+    "float array": (_m(_match_loop, dtype=float), "dtype float64"),
+    "NaN for a missed beat": (_m(_match_loop, mark=np.nan, dtype=float), "NaN"),
+    "None for a missed beat": (_m(_match_loop, mark=None), "None for some beats"),
+    "a detection to an earlier beat": (_match_loop, "nearer to annotated beat 2"),
+    "the first detection near a beat": (_match_detection_first, "detection 2 .* is nearer"),
+}
+
+VALID_MATCHING = {
+    "official (wfdb)": _match_official,
+    "two pointers": _match_two_pointer,
+    "searchsorted": _match_searchsorted,
+    "closest pairs first": _match_closest_pairs_first,
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_MATCHING))
+def test_beat_matching_wrong_answers(answer, message):
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_beat_matching(answer)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_MATCHING))
+def test_beat_matching_valid_answers(answer, capsys):
+    checks.check_beat_matching(answer)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
 # --- the library's size ---------------------------------------------------------------------
 
 
@@ -1509,6 +1663,7 @@ def test_rr_features_valid_answers(answer, capsys):
         (WRONG_BATCHED, VALID_BATCHED),
         (WRONG_TABLE, VALID_TABLE),
         (WRONG_RR, VALID_RR),
+        (WRONG_MATCHING, VALID_MATCHING),
     ],
 )
 def test_every_exercise_has_enough_answers(wrong, valid):
