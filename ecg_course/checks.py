@@ -30,6 +30,7 @@ from ecg_course.training import predict_proba
 
 __all__ = [
     "ExerciseError",
+    "check_aami_table",
     "check_batched_inference",
     "check_beat_matching",
     "check_early_auc",
@@ -1841,3 +1842,192 @@ def check_beat_matching(match_beats: Callable) -> None:
         "each annotated beat gets the nearest detection closer than the tolerance, each "
         "detection at most once, as wfdb.processing.compare_annotations matches them."
     )
+
+
+# --- chapter 3: the AAMI table --------------------------------------------------------------
+
+
+def _class_codes(y, class_names) -> np.ndarray:
+    """Labels as class numbers 0..C-1, whether given as numbers or as class names."""
+    y = np.asarray(y)
+    if y.dtype.kind in "biu":
+        return y.astype(np.int64)
+    codes = {name: c for c, name in enumerate(class_names)}
+    return np.array([codes.get(v, -1) for v in y.tolist()], dtype=np.int64)
+
+
+def _aami_rates(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """One-vs-rest rates per class from the confusion counts; NaN where undefined."""
+    tp = np.array([np.sum((y_true == c) & (y_pred == c)) for c in range(n_classes)], float)
+    fn = np.array([np.sum(y_true == c) for c in range(n_classes)], float) - tp
+    fp = np.array([np.sum(y_pred == c) for c in range(n_classes)], float) - tp
+    tn = len(y_true) - tp - fn - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "Se": tp / (tp + fn),
+            "+P": tp / (tp + fp),
+            "accuracy": (tp + tn) / len(y_true),
+            "specificity": tn / (tn + fp),
+            "npv": tn / (tn + fn),
+        }
+
+
+def _same_rates(got: np.ndarray, want: np.ndarray, atol: float = 1e-6) -> np.ndarray:
+    """Per class: ``got`` equals ``want``; where ``want`` is undefined (NaN), NaN or 0."""
+    undefined = np.isnan(want)
+    return np.where(
+        undefined,
+        np.isnan(got) | np.isclose(got, 0.0),
+        np.isclose(got, want, atol=atol, rtol=0) & ~np.isnan(got),
+    )
+
+
+def check_aami_table(table, y_true, y_pred, class_names) -> None:
+    """Check the AAMI table of a beat classifier: Se and +P of every class, one-vs-rest.
+
+    ``table`` must be a DataFrame with one row per class (index ``class_names``, in any
+    order) and the columns ``"Se"`` (sensitivity, recall: TP / (TP + FN)) and ``"+P"``
+    (positive predictivity, precision: TP / (TP + FP)) as fractions between 0 and 1;
+    other columns are allowed. A class that is never predicted has no +P (0 / 0): NaN
+    and 0 are both accepted there (sklearn's ``zero_division=0`` gives 0, NumPy NaN), and
+    likewise Se for a class absent from ``y_true``. ``y_true`` and ``y_pred`` hold class
+    numbers ``0..C-1`` (or the class names themselves).
+
+    Mistakes named: the classes as columns (transposed), a missing or extra row or column,
+    percentages instead of fractions, Se and +P swapped (or
+    ``y_true`` and ``y_pred`` swapped, which gives the same numbers), one-vs-rest accuracy,
+    specificity or negative predictive value instead, another class's values, one value
+    for every class, rounded values, text instead of numbers.
+    """
+    names = list(class_names)
+    _expect(
+        isinstance(table, pd.DataFrame),
+        f"aami is a {type(table).__name__}, expected a pandas DataFrame with one row per "
+        "class and the columns 'Se' and '+P'.",
+    )
+    _expect(
+        not set(names) <= set(table.columns),
+        "the classes are the columns: one row per class, Se and +P as columns (transpose: .T).",
+    )
+    index = list(table.index)
+    if index != names:
+        _expect(
+            index != list(range(len(names))),
+            f"rows are {index}, expected the class names: set index={names} (CLASSES).",
+        )
+        missing = [c for c in names if c not in index]
+        _expect(
+            not missing,
+            f"no row for class {', '.join(map(str, missing))} (rows are {index}): one row per "
+            f"class, {names}, even for a class that is rare or never predicted.",
+        )
+        extra = [r for r in index if r not in names]
+        _expect(
+            not extra,
+            f"rows {extra} are not classes: keep one row per class, {names} (drop averages "
+            "and totals).",
+        )
+        _expect(
+            len(index) == len(names),
+            f"rows are {index}: one row per class, {names}, each once.",
+        )
+        table = table.loc[names]  # the classes in another order: as good
+    for column in ("Se", "+P"):
+        _expect(
+            column in table.columns,
+            f"the table has no {column!r} column (it has {list(table.columns)}): name the "
+            "sensitivity (recall) 'Se' and the positive predictivity (precision) '+P'.",
+        )
+    try:
+        got = {c: table[c].to_numpy(dtype=np.float64) for c in ("Se", "+P")}
+    except (TypeError, ValueError) as error:
+        raise ExerciseError(
+            f"Se and +P must hold numbers, not text ({error}): keep the fractions and format "
+            "them only when printing."
+        ) from error
+    y_true = _class_codes(y_true, names)
+    y_pred = _class_codes(y_pred, names)
+    rates = _aami_rates(y_true, y_pred, len(names))
+    want = {"Se": rates["Se"], "+P": rates["+P"]}
+    ok = {c: _same_rates(got[c], want[c]) for c in want}
+    if all(v.all() for v in ok.values()):
+        undefined = [n for n, p in zip(names, want["+P"], strict=True) if np.isnan(p)]
+        _passed(
+            "Se and +P of every class, one-vs-rest"
+            + (
+                f" (+P of {', '.join(undefined)} is undefined: never predicted)."
+                if undefined
+                else "."
+            )
+        )
+        return
+    values = np.concatenate([got["Se"], got["+P"]])
+    if np.nanmax(np.abs(values)) > 1 + 1e-9:
+        percent = {c: _same_rates(got[c] / 100, want[c], atol=5e-4) for c in want}
+        _expect(
+            not all(v.all() for v in percent.values()),
+            "these are percentages: give fractions between 0 and 1 (0.93, not 93); format "
+            "them as percentages only when printing.",
+        )
+        raise ExerciseError(
+            f"Se and +P are fractions between 0 and 1; the table holds {np.nanmax(values):.4g}."
+        )
+    swapped = {"Se": "+P", "+P": "Se"}
+    if all(_same_rates(got[c], want[swapped[c]]).all() for c in want):
+        raise ExerciseError(
+            "Se and +P are swapped (or y_true and y_pred were passed in the wrong order, "
+            "which swaps them too): Se = TP / (TP + FN), the share of the class's beats "
+            "found (recall); +P = TP / (TP + FP), the share of the beats predicted as the "
+            "class that are right (precision)."
+        )
+    for decimals in range(1, 5):
+        rounded = {c: np.round(want[c], decimals) for c in want}
+        _expect(
+            not all(_same_rates(got[c], rounded[c]).all() for c in want),
+            f"the values are rounded to {decimals} decimals: keep the full values and round "
+            "only when printing (aami.round(3)).",
+        )
+    for column in ("Se", "+P"):
+        g, w = got[column], want[column]
+        wrong = np.flatnonzero(~ok[column])
+        if not len(wrong):
+            continue
+        c = int(wrong[0])
+        head = f"{column} of class {names[c]} is {g[c]:.4f}, expected {w[c]:.4f}"
+        definition = (
+            "Se = TP / (TP + FN), one-vs-rest (y_true == c against y_pred == c)"
+            if column == "Se"
+            else "+P = TP / (TP + FP), one-vs-rest (y_true == c against y_pred == c)"
+        )
+        named = [
+            (
+                want[swapped[column]],
+                f"that is its {swapped[column]}: Se and +P are swapped, or y_true and "
+                "y_pred were passed in the wrong order",
+            ),
+            (rates["accuracy"], "that is the one-vs-rest accuracy (TP + TN) / n"),
+            (rates["specificity"], "that is the specificity TN / (TN + FP)"),
+            (rates["npv"], "that is the negative predictive value TN / (TN + FN)"),
+        ]
+        for candidate, what in named:
+            _expect(
+                not _same_rates(g[c : c + 1], candidate[c : c + 1])[0],
+                f"{head}: {what}. {definition}.",
+            )
+        others = [
+            names[k]
+            for k in range(len(names))
+            if k != c and _same_rates(g[c : c + 1], w[k : k + 1])[0]
+        ]
+        _expect(
+            not others,
+            f"{head}: that is the value of class {others[0] if others else ''}: row "
+            f"{names[c]} must hold class {c} (y_true == {c}).",
+        )
+        _expect(
+            not (len(g) > 1 and np.allclose(g, g[0], equal_nan=True)),
+            f"{column} is {g[0]:.4f} in every row: compute it for each class on its own, "
+            f"one-vs-rest, not one average for all. {definition}.",
+        )
+        raise ExerciseError(f"{head}: {definition}.")
+    raise ExerciseError("Se and +P differ from TP / (TP + FN) and TP / (TP + FP).")  # unreachable

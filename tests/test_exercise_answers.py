@@ -1647,6 +1647,141 @@ def test_beat_matching_valid_answers(answer, capsys):
     assert capsys.readouterr().out.startswith("Correct")
 
 
+# --- exercise ex3-aami ----------------------------------------------------------------------
+
+AAMI_CLASSES = list("NSVF")
+_rng = np.random.default_rng(6)
+AAMI_Y = np.repeat(np.arange(4), [300, 40, 50, 10])
+# a rhythm model: S and V partly found, F never predicted (as on DS2)
+_confusion = np.array([[0.9, 0.05, 0.05, 0.0], [0.5, 0.4, 0.1, 0.0], [0.2, 0.1, 0.7, 0.0],
+                       [0.3, 0.1, 0.6, 0.0]])  # fmt: skip
+AAMI_PRED = np.array([_rng.choice(4, p=_confusion[c]) for c in AAMI_Y])
+AAMI_PRED_ALL = np.where(np.arange(400) % 97 == 0, 3, AAMI_PRED)  # F predicted a few times
+
+
+def _aami_official(y, pred):
+    precision, recall, _, _ = skm.precision_recall_fscore_support(
+        y, pred, labels=range(4), zero_division=0
+    )
+    return pd.DataFrame({"Se": recall, "+P": precision}, index=AAMI_CLASSES)
+
+
+def _aami_confusion(y, pred):
+    """NumPy from the confusion matrix: NaN for a class never predicted."""
+    cm = skm.confusion_matrix(y, pred, labels=range(4))
+    tp = np.diag(cm)
+    with np.errstate(invalid="ignore"):
+        return pd.DataFrame({"Se": tp / cm.sum(1), "+P": tp / cm.sum(0)}, index=AAMI_CLASSES)
+
+
+def _aami_crosstab(y, pred):
+    """pandas crosstab of class names, with Se, +P and support columns."""
+    names = np.array(AAMI_CLASSES)
+    counts = pd.crosstab(pd.Series(names[y], name="true"), pd.Series(names[pred], name="pred"))
+    counts = counts.reindex(index=AAMI_CLASSES, columns=AAMI_CLASSES, fill_value=0)
+    tp = pd.Series(np.diag(counts), index=AAMI_CLASSES)
+    return pd.DataFrame(
+        {"Se": tp / counts.sum(axis=1), "+P": tp / counts.sum(axis=0), "n": counts.sum(axis=1)}
+    )
+
+
+def _aami_report(y, pred):
+    """classification_report as a dict, its class rows renamed."""
+    report = skm.classification_report(
+        y, pred, labels=range(4), target_names=AAMI_CLASSES, output_dict=True, zero_division=0
+    )
+    frame = pd.DataFrame(report).T.loc[AAMI_CLASSES, ["recall", "precision"]]
+    return frame.rename(columns={"recall": "Se", "precision": "+P"})
+
+
+def _aami_modified(change):
+    def answer(y, pred):
+        return change(_aami_official(y, pred), y, pred)
+
+    return answer
+
+
+def _aami_one_vs_rest(rate):
+    def answer(y, pred):
+        rows = {}
+        for c, name in enumerate(AAMI_CLASSES):
+            tn, fp, fn, tp = skm.confusion_matrix(y == c, pred == c, labels=[False, True]).ravel()
+            se = {"accuracy": (tp + tn) / (tp + tn + fp + fn), "specificity": tn / (tn + fp)}
+            rows[name] = {"Se": se[rate], "+P": tp / (tp + fp) if tp + fp else 0.0}
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    return answer
+
+
+def _aami_arguments_swapped(y, pred):
+    return pd.DataFrame(
+        {
+            "Se": skm.recall_score(pred, y, labels=range(4), average=None, zero_division=0),
+            "+P": skm.precision_score(pred, y, labels=range(4), average=None, zero_division=0),
+        },
+        index=AAMI_CLASSES,
+    )
+
+
+def _aami_predicted_labels_only(y, pred):
+    labels = np.unique(pred)  # F is never predicted: no row for it
+    precision, recall, _, _ = skm.precision_recall_fscore_support(y, pred, labels=labels)
+    return pd.DataFrame({"Se": recall, "+P": precision}, index=[AAMI_CLASSES[c] for c in labels])
+
+
+def _aami_shifted(t, y, p):
+    shifted = t.copy()
+    shifted.iloc[:, :] = np.roll(t.to_numpy(), 1, axis=0)
+    return shifted
+
+
+WRONG_AAMI = {
+    "Se and +P swapped": (
+        _aami_modified(lambda t, y, p: t.rename(columns={"Se": "+P", "+P": "Se"})),
+        "Se and \\+P are swapped",
+    ),
+    "y_true and y_pred swapped": (_aami_arguments_swapped, "wrong order"),
+    "percentages": (_aami_modified(lambda t, y, p: 100 * t), "percentages"),
+    "one-vs-rest accuracy as Se": (_aami_one_vs_rest("accuracy"), "one-vs-rest accuracy"),
+    "specificity as Se": (_aami_one_vs_rest("specificity"), "specificity"),
+    "transposed": (_aami_modified(lambda t, y, p: t.T), r"classes are the columns.*\.T"),
+    "+P named PPV": (
+        _aami_modified(lambda t, y, p: t.rename(columns={"+P": "PPV"})),
+        "no '\\+P' column",
+    ),
+    "no row for a class never predicted": (_aami_predicted_labels_only, "no row for class F"),
+    "integer index": (_aami_modified(lambda t, y, p: t.reset_index(drop=True)), r"rows are \[0"),
+    "rows shifted by one class": (_aami_modified(_aami_shifted), "value of class"),
+    "rounded": (_aami_modified(lambda t, y, p: t.round(2)), "rounded to 2 decimals"),
+    "macro Se in every row": (
+        _aami_modified(lambda t, y, p: t.assign(Se=skm.recall_score(y, p, average="macro"))),
+        "in every row",
+    ),
+    "text": (_aami_modified(lambda t, y, p: t.map("{:.1%}".format)), "numbers, not text"),
+}
+
+VALID_AAMI = {
+    "official": _aami_official,
+    "confusion matrix (NaN)": _aami_confusion,
+    "pandas crosstab": _aami_crosstab,
+    "classification_report": _aami_report,
+    "rows sorted by name": _aami_modified(lambda t, y, p: t.sort_index()),
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_AAMI))
+def test_aami_table_wrong_answers(answer, message):
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_aami_table(answer(AAMI_Y, AAMI_PRED), AAMI_Y, AAMI_PRED, AAMI_CLASSES)
+
+
+@pytest.mark.parametrize("pred", [AAMI_PRED, AAMI_PRED_ALL], ids=["F never predicted", "all"])
+@pytest.mark.parametrize("answer", _valid(VALID_AAMI))
+def test_aami_table_valid_answers(answer, pred, capsys):
+    checks.check_aami_table(answer(AAMI_Y, pred), AAMI_Y, pred, AAMI_CLASSES)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
 # --- the library's size ---------------------------------------------------------------------
 
 
@@ -1664,6 +1799,7 @@ def test_beat_matching_valid_answers(answer, capsys):
         (WRONG_TABLE, VALID_TABLE),
         (WRONG_RR, VALID_RR),
         (WRONG_MATCHING, VALID_MATCHING),
+        (WRONG_AAMI, VALID_AAMI),
     ],
 )
 def test_every_exercise_has_enough_answers(wrong, valid):
