@@ -168,3 +168,45 @@ def test_chapter_two_checkers():
     wrong.loc["S", "precision"] += 0.1
     with pytest.raises(checks.ExerciseError, match="precision of class S"):
         checks.check_per_class_table(wrong, y, proba, list(mitbih.CLASSES))
+
+
+# Chapter 3's right and wrong answers: tests/test_exercise_answers.py. Here, what the
+# checkers take for granted.
+
+
+def test_beat_matching_follows_wfdb_on_the_hand_made_cases():
+    """wfdb matches closer than window_width (strict), a contested detection to the nearer
+    beat: the hand-made cases and their messages rely on it."""
+    expected = ([0, -1, -1, 3, -1], [0, -1, 1, 2, 3, -1], [2, 4, -1])
+    tolerance = checks._MATCH_TOLERANCE
+    for (_, reference, detected), want in zip(checks._MATCH_CASES, expected, strict=True):
+        got = checks._wfdb_matches(np.array(reference), np.array(detected), tolerance)
+        assert got.tolist() == want
+
+
+def test_beat_matching_random_case_leaves_no_choice():
+    """No detection is within the tolerance of two beats, so every valid matching finds the
+    same number of true positives: comparing the counts cannot reject a correct answer."""
+    reference, detected = checks._random_beats()
+    tolerance = checks._MATCH_TOLERANCE
+    assert len(reference) == 2000 and np.diff(reference).min() >= 2 * tolerance
+    assert np.all(np.diff(detected) > 0)
+    near = np.abs(detected[None, :] - reference[:, None]) < tolerance
+    matches = checks._wfdb_matches(reference, detected, tolerance)
+    assert (matches >= 0).sum() == near.any(axis=1).sum()
+    assert (~near.any(axis=1)).any() and (~near.any(axis=0)).any()  # FN and FP
+
+
+def test_rr_checker_cases_keep_the_columns_apart():
+    """No two columns, and no mistake the checker names, coincide with the right answer."""
+    for _, fs, intervals in checks._RR_CASES:
+        peaks = 77 + np.cumsum(np.r_[0, intervals])
+        right = mitbih.rr_features(peaks, fs).astype(np.float64)
+        for a in range(8):
+            for b in range(a + 1, 8):
+                assert not np.allclose(right[:, a], right[:, b], rtol=1e-4)
+        if len(peaks) <= mitbih.LOCAL_RR_BEATS:
+            continue  # the windows of 9, 10 and 11 beats agree on a short record
+        for column, mistakes in enumerate(checks._rr_mistakes(peaks.astype(float), fs)):
+            for values, what in mistakes:
+                assert not checks._close_where_finite(right[:, column], values), what

@@ -138,6 +138,48 @@ ALTERNATIVES = {
         session.close()
         answers = pd.concat(replies).reset_index(drop=True)
     """,
+    # chapter 3
+    "compute the eight RR features of one record": """
+        import numpy as np
+        import pandas as pd
+
+        t = np.asarray(r_peaks, dtype=np.float64) / fs
+        gaps = np.diff(t)
+        pre_rr, post_rr = np.append(gaps[0], gaps), np.append(gaps, gaps[-1])
+        local_rr = pd.Series(pre_rr).rolling(10, min_periods=1).mean().to_numpy()
+        record_rr = np.full(len(t), gaps.mean())
+        return np.stack([pre_rr, post_rr, local_rr, record_rr, pre_rr / record_rr,
+                         post_rr / record_rr, local_rr / record_rr, pre_rr / post_rr], axis=1)
+    """,
+    "match each annotated beat to a detection within tolerance": """
+        import numpy as np
+
+        reference, detected = np.asarray(reference), np.asarray(detected)
+        matches = np.full(len(reference), -1)
+        if len(detected) == 0 or len(reference) == 0:
+            return matches
+        # each detection's nearest annotated beat (the earlier one on a tie)
+        after = np.clip(np.searchsorted(reference, detected), 0, len(reference) - 1)
+        before = np.clip(after - 1, 0, len(reference) - 1)
+        nearest = np.where(np.abs(detected - reference[before])
+                           <= np.abs(reference[after] - detected), before, after)
+        distance = np.abs(detected - reference[nearest])
+        # each beat keeps the nearest detection closer than the tolerance: the farthest
+        # are written first, the nearest (the earliest on a tie) last
+        for j in sorted(np.flatnonzero(distance < tolerance), key=lambda j: (distance[j], j),
+                        reverse=True):
+            matches[nearest[j]] = j
+        return matches
+    """,
+    "build the AAMI table aami of Se and +P per class": """
+        from sklearn.metrics import confusion_matrix
+
+        counts = confusion_matrix(y_ds2, pred_rhythm, labels=np.arange(len(CLASSES)))
+        hits = np.diag(counts).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):  # +P of a class never predicted
+            aami = pd.DataFrame({"Se": hits / counts.sum(axis=1), "+P": hits / counts.sum(axis=0)},
+                                index=CLASSES)
+    """,
 }
 
 
