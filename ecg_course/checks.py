@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ecg_course import metrics, mitbih
+from ecg_course import aami, metrics, mitbih
 from ecg_course.data import stratified_split
 from ecg_course.training import predict_proba
 
@@ -1862,10 +1862,11 @@ def _aami_rates(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[
     fn = np.array([np.sum(y_true == c) for c in range(n_classes)], float) - tp
     fp = np.array([np.sum(y_pred == c) for c in range(n_classes)], float) - tp
     tn = len(y_true) - tp - fn - fp
+    table = aami.aami_table(y_true, y_pred, [str(c) for c in range(n_classes)])
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
-            "Se": tp / (tp + fn),
-            "+P": tp / (tp + fp),
+            "Se": table["Se"].to_numpy(),
+            "+P": table["+P"].to_numpy(),
             "accuracy": (tp + tn) / len(y_true),
             "specificity": tn / (tn + fp),
             "npv": tn / (tn + fn),
@@ -1902,7 +1903,7 @@ def check_aami_table(table, y_true, y_pred, class_names) -> None:
     names = list(class_names)
     _expect(
         isinstance(table, pd.DataFrame),
-        f"aami is a {type(table).__name__}, expected a pandas DataFrame with one row per "
+        f"the table is a {type(table).__name__}, expected a pandas DataFrame with one row per "
         "class and the columns 'Se' and '+P'.",
     )
     _expect(
@@ -1985,7 +1986,7 @@ def check_aami_table(table, y_true, y_pred, class_names) -> None:
         _expect(
             not all(_same_rates(got[c], rounded[c]).all() for c in want),
             f"the values are rounded to {decimals} decimals: keep the full values and round "
-            "only when printing (aami.round(3)).",
+            "only when printing (table.round(3)).",
         )
     for column in ("Se", "+P"):
         g, w = got[column], want[column]

@@ -266,7 +266,7 @@ def predict_proba(
     X = torch.as_tensor(X)
     if X.dtype == torch.float64:
         X = X.float()
-    X = as_sequence_batch(X)
+    X = as_sequence_batch(X, getattr(model, "in_channels", 1))  # (n, T, C)
     require_finite(X)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")

@@ -171,14 +171,14 @@ ALTERNATIVES = {
             matches[nearest[j]] = j
         return matches
     """,
-    "build the AAMI table aami of Se and +P per class": """
+    "build the AAMI table aami_rhythm of Se and +P per class": """
         from sklearn.metrics import confusion_matrix
 
         counts = confusion_matrix(y_ds2, pred_rhythm, labels=np.arange(len(CLASSES)))
         hits = np.diag(counts).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):  # +P of a class never predicted
-            aami = pd.DataFrame({"Se": hits / counts.sum(axis=1), "+P": hits / counts.sum(axis=0)},
-                                index=CLASSES)
+            aami_rhythm = pd.DataFrame(
+                {"Se": hits / counts.sum(axis=1), "+P": hits / counts.sum(axis=0)}, index=CLASSES)
     """,
 }
 
