@@ -220,6 +220,20 @@ def read_record(
     return raw, annotation
 
 
+def lead_signal(raw: wfdb.Record) -> tuple[np.ndarray, str]:
+    """The lead the course uses: :data:`LEAD` (MLII), or the first lead where there is none.
+
+    Args:
+        raw: a record from :func:`read_record`.
+
+    Returns:
+        ``(signal, lead)``: that lead at the record's rate (360 Hz), float64
+        ``(n_samples,)`` in mV, and its name (e.g. ``"MLII"``, ``"V5"`` in record 102).
+    """
+    lead = LEAD if LEAD in raw.sig_name else raw.sig_name[0]
+    return raw.p_signal[:, raw.sig_name.index(lead)], lead
+
+
 def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
     """Resample one record and cut it into labelled, normalized beats.
 
@@ -238,8 +252,8 @@ def record_beats(record_name: str | int, progress: bool = False) -> RecordBeats:
         ValueError: unknown record, or a file's SHA-256 does not match.
     """
     raw, annotation = read_record(record_name, progress)
-    lead = LEAD if LEAD in raw.sig_name else raw.sig_name[0]
-    signal = resample_poly(raw.p_signal[:, raw.sig_name.index(lead)], TARGET_FS, SOURCE_FS)
+    lead_360, lead = lead_signal(raw)
+    signal = resample_poly(lead_360, TARGET_FS, SOURCE_FS)
     symbols = np.asarray(annotation.symbol)
     keep = np.isin(symbols, list(SYMBOL_TO_LABEL))
     symbols = symbols[keep]
