@@ -231,11 +231,14 @@ def read_record(
 
 
 def lead_signal(raw: wfdb.Record) -> tuple[np.ndarray, str]:
-    """The lead the course reads: MLII, or the first lead where a record has none.
+    """The lead the course uses: :data:`LEAD` (MLII), or the first lead where there is none.
+
+    Args:
+        raw: a record from :func:`read_record`.
 
     Returns:
-        ``(signal, lead)``: float64 ``(n_samples,)`` in mV at the record's rate, and
-        the lead's name.
+        ``(signal, lead)``: that lead at the record's rate (360 Hz), float64
+        ``(n_samples,)`` in mV, and its name (e.g. ``"MLII"``, ``"V5"`` in record 102).
     """
     lead = LEAD if LEAD in raw.sig_name else raw.sig_name[0]
     return raw.p_signal[:, raw.sig_name.index(lead)], lead

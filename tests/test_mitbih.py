@@ -275,6 +275,10 @@ def test_lead_choice(data_root):
     # 114 has MLII as its second lead; 102 has no MLII (V5, V2): its first lead is used
     assert mitbih.record_beats("114").lead == "MLII"
     assert mitbih.record_beats("102").lead == "V5"
+    raw, _ = mitbih.read_record("114")
+    signal, lead = mitbih.lead_signal(raw)
+    assert lead == "MLII" and raw.sig_name.index("MLII") == 1
+    assert np.array_equal(signal, raw.p_signal[:, 1])
 
 
 def _copy_record(source: Path, target: Path, record: str) -> None:
