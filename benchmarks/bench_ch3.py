@@ -76,6 +76,8 @@ def headline(run: dict) -> dict[str, float]:
         "+P V": model["+P"]["V"],
         "+P F": model["+P"]["F"],
         "balanced accuracy": model["balanced_accuracy"],
+        "beat-only Se S": run["beat_model"]["Se"]["S"],
+        "beat-only balanced accuracy": run["beat_model"]["balanced_accuracy"],
         "rhythm-only Se S": run["rhythm_only"]["Se"]["S"],
         "rhythm-only +P S": run["rhythm_only"]["+P"]["S"],
         "record detection Se": run["record"]["detection_se"],
@@ -93,8 +95,8 @@ def report(results: dict) -> None:
         lines.append(
             f"  seed {run['seed']}: "
             + ", ".join(f"{k} {v:.3f}" for k, v in h.items() if "seconds" not in k)
-            + f"; kept epoch {run['model']['kept_epoch']}, training {h['training seconds']:.0f} s,"
-            f" notebook {h['notebook seconds']:.0f} s"
+            + f"; kept epochs {run['model']['kept_epochs']},"
+            f" training {h['training seconds']:.0f} s, notebook {h['notebook seconds']:.0f} s"
         )
     table = {k: [headline(r)[k] for r in runs] for k in headline(runs[0])}
     lines.append(f"  over seeds {[r['seed'] for r in runs]} (mean [min, max]):")

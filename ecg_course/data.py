@@ -29,13 +29,21 @@ __all__ = [
 
 
 def validate_beats(
-    X: np.ndarray, y: np.ndarray | None = None, num_classes: int | None = None, name: str = "X"
+    X: np.ndarray,
+    y: np.ndarray | None = None,
+    num_classes: int | None = None,
+    name: str = "X",
+    channels: bool = False,
 ) -> None:
     """Raise a ValueError naming what was expected unless X is (n, T) finite numbers
-    and y (if given) holds n integer labels in 0..num_classes-1."""
+    (or (n, T, C) with ``channels=True``) and y (if given) holds n integer labels in
+    0..num_classes-1."""
     X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n_beats, n_samples); got shape {X.shape}.")
+    if X.ndim != 2 and not (channels and X.ndim == 3):
+        shape = "2-D array (n_beats, n_samples)"
+        if channels:
+            shape += " or a 3-D array (n_beats, n_samples, n_channels)"
+        raise ValueError(f"{name} must be a {shape}; got shape {X.shape}.")
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{name} must hold numbers; got dtype {X.dtype}.")
     require_finite(torch.as_tensor(X), name)
@@ -94,18 +102,20 @@ class BeatDataset(Dataset):
     """Heartbeats as (sequence, label) pairs for a ``DataLoader``.
 
     Args:
-        X: (n, T) beats, any real dtype (stored as float32).
+        X: (n, T) beats, any real dtype (stored as float32), or (n, T, C) beats of C
+            channels (e.g. chapter 3's beat and beat relative to the patient's usual one).
         y: (n,) integer labels (stored as int64).
         side: optional (n, F) features of each beat besides its samples (e.g. its
             RR intervals, chapter 3), stored as float32.
 
-    Items: ``x`` float32 tensor (T, 1), ``y`` int64 scalar tensor; with ``side``,
+    Items: ``x`` float32 tensor (T, 1) (or (T, C)), ``y`` int64 scalar tensor; with ``side``,
     ``(x, side, y)`` with ``side`` float32 (F,).
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, side: np.ndarray | None = None) -> None:
-        validate_beats(X, y)
-        self.X = torch.as_tensor(np.asarray(X, dtype=np.float32)).unsqueeze(-1)
+        validate_beats(X, y, channels=True)
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        self.X = X.unsqueeze(-1) if X.dim() == 2 else X
         self.y = torch.as_tensor(np.asarray(y, dtype=np.int64))
         self.side = None if side is None else _side_features(side, len(self.y))
 

@@ -236,6 +236,16 @@ def _as_samples(name: str, values: np.ndarray) -> np.ndarray:
     return array
 
 
+def window_samples(fs: float, tolerance_s: float = MATCH_WINDOW_S) -> int:
+    """The matching window in samples: a detection matches when it is CLOSER than this.
+
+    :func:`wfdb.processing.compare_annotations` matches strictly (``|d| < window``), so
+    the window is ``floor(tolerance_s * fs) + 1``: at 360 Hz, 150 ms is 54 samples, and a
+    detection 54 samples away matches (55 samples).
+    """
+    return int(np.floor(tolerance_s * fs + 1e-9)) + 1
+
+
 def score_detections(
     reference: np.ndarray,
     detected: np.ndarray,
@@ -269,7 +279,7 @@ def score_detections(
     matched = np.full(len(reference), -1, dtype=np.int64)
     if len(reference) and len(detected):
         # compare_annotations matches when |difference| < window_width (strictly).
-        window = int(np.floor(tolerance_s * fs + 1e-9)) + 1
+        window = window_samples(fs, tolerance_s)
         comparison = processing.compare_annotations(reference, detected, window)
         matched = np.asarray(comparison.matching_sample_nums, dtype=np.int64)
     tp = int((matched >= 0).sum())

@@ -293,6 +293,36 @@ def rr_features(r_peaks: np.ndarray, fs: float) -> np.ndarray:
     return np.stack(columns, axis=1).astype(np.float32)
 
 
+def relative_to_record(beats: np.ndarray, record_ids: np.ndarray) -> np.ndarray:
+    """Each beat minus its record's median beat: how it differs from the patient's usual beat.
+
+    The median over all of a record's beats (most of them normal for nearly every
+    patient) is that patient's typical beat; subtracting it removes what is peculiar to
+    the patient (electrode placement, a bundle branch block, the height of the T wave) and
+    keeps what is peculiar to the beat. It needs no labels, only the patient's other
+    beats: fine for a recording analysed after the fact; a monitor working in real time
+    would use the beats seen so far.
+
+    Args:
+        beats: ``(n, T)`` beats, e.g. from :func:`load_mitbih`.
+        record_ids: ``(n,)`` the record of each beat.
+
+    Returns:
+        float32 ``(n, T)``, values in [-1, 1] for beats in [0, 1].
+    """
+    beats = np.asarray(beats, dtype=np.float32)
+    record_ids = np.asarray(record_ids)
+    if beats.ndim != 2 or record_ids.shape != (len(beats),):
+        raise ValueError(
+            f"expected beats (n, T) and record_ids (n,); got {beats.shape} and {record_ids.shape}."
+        )
+    out = np.empty_like(beats)
+    for record in np.unique(record_ids):
+        rows = record_ids == record
+        out[rows] = beats[rows] - np.median(beats[rows], axis=0)
+    return out
+
+
 def beats_at(signal: np.ndarray, r_peaks: np.ndarray, fs: int = SOURCE_FS) -> RecordBeats:
     """Cut a raw lead into beats at the given R peaks, with each beat's rhythm.
 

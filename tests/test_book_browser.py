@@ -40,7 +40,14 @@ SCREENSHOT_PAGES = {
     "book/ecg_primer.html": "ecg_primer.png",
     "book/datasets.html": "datasets.png",
     "book/rnn_lstm.html": "rnn_lstm.png",
+    "book/new_patients.html": "new_patients.png",
 }
+CHAPTER_PAGES = (
+    "solutions/01_ecg5000_lstm.html",
+    "solutions/02_mitbih_lstm_fcn.html",
+    "book/new_patients.html",
+    "solutions/03_new_patients.html",
+)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -179,6 +186,7 @@ def _repository() -> tuple[str, str]:
 def test_every_page_loads_cleanly(driver, base_url: str, html_dir: Path) -> None:
     pages = book_site.html_pages(html_dir)
     assert "book/intro.html" in pages and len(pages) >= 10, pages
+    assert set(CHAPTER_PAGES) <= set(pages), sorted(set(CHAPTER_PAGES) - set(pages))
     problems = []
     n_images = 0
     for page in pages:

@@ -490,3 +490,15 @@ def test_beats_at_detected_peaks_match_the_annotated_pipeline(data_root):
     assert (at.labels == -1).all()  # nobody labelled these beats
     with pytest.raises(ValueError, match="sample indices"):
         mitbih.beats_at(signal, np.array([5, len(signal)]))
+
+
+def test_relative_to_record_subtracts_each_records_median_beat():
+    beats = np.array([[0.0, 1.0], [0.2, 0.8], [0.4, 0.6], [1.0, 1.0], [0.0, 0.0]], np.float32)
+    records = np.array([7, 7, 7, 9, 9])
+    out = mitbih.relative_to_record(beats, records)
+    # record 7: median beat (0.2, 0.8); record 9: median beat (0.5, 0.5)
+    expected = [[-0.2, 0.2], [0.0, 0.0], [0.2, -0.2], [0.5, 0.5], [-0.5, -0.5]]
+    np.testing.assert_allclose(out, expected, atol=1e-7)
+    assert out.dtype == np.float32
+    with pytest.raises(ValueError, match="record_ids"):
+        mitbih.relative_to_record(beats, records[:3])
