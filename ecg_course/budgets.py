@@ -143,11 +143,11 @@ CHAPTER2: dict[str, Chapter2Budget] = {
 CHAPTER3: dict[str, Chapter3Budget] = {
     budget.name: budget
     for budget in (
-        Chapter3Budget("cpu-fp32", 20, 5_120, 0.1, 3e-3, 3,
+        Chapter3Budget("cpu-fp32", 20, 5_120, 0.1, 3e-3, 5,
                        "a CPU without native bf16: CPU3_FP32_PLACEHOLDER", 0, 0, 0, 0, 0),
-        Chapter3Budget("cpu-bf16", 20, 5_120, 0.1, 3e-3, 3,
+        Chapter3Budget("cpu-bf16", 20, 5_120, 0.1, 3e-3, 5,
                        "a CPU with AMX or AVX512-BF16: CPU3_BF16_PLACEHOLDER", 0, 0, 0, 0, 0),
-        Chapter3Budget("gpu", 20, 5_120, 0.1, 3e-3, 3,
+        Chapter3Budget("gpu", 20, 5_120, 0.1, 3e-3, 5,
                        "a CUDA GPU: the CPU recipe, in seconds", 0, 0, 0, 0, 0),
         Chapter3Budget("smoke", 1, 256, 0.1, 3e-3, 1, "tests only: seconds, numbers meaningless",
                        0, 0, 0, 0, 0),

@@ -14,7 +14,11 @@ WARNING = re.compile(r"\b\w*Warning\b|^WARNING", re.MULTILINE)
 
 
 def test_there_are_solution_notebooks():
-    assert [p.name for p in SOLUTIONS] == ["01_ecg5000_lstm.ipynb", "02_mitbih_lstm_fcn.ipynb"]
+    assert [p.name for p in SOLUTIONS] == [
+        "01_ecg5000_lstm.ipynb",
+        "02_mitbih_lstm_fcn.ipynb",
+        "03_new_patients.ipynb",
+    ]
 
 
 @pytest.fixture(params=SOLUTIONS, ids=lambda p: p.name)

@@ -94,6 +94,7 @@ def test_beat_pipeline_labels_with_the_mitbih_classes(names):
         symbols=np.array(list("NAVF/")),
         lengths=np.full(n, 120),
         beats=np.zeros((n, mitbih.BEAT_LENGTH), dtype=np.float32),
+        rr=np.ones((n, len(mitbih.RR_FEATURES)), dtype=np.float32),
     )
     axes = plots.beat_pipeline(record, duration_s=8.0, class_names=names)
     shown = [text.get_text() for text in axes[0].texts]
