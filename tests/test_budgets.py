@@ -42,3 +42,15 @@ def test_presets_grow_with_the_hardware_and_claim_no_less_than_the_smaller_one()
     for claim in ("min_seed_one_vs_rest", "min_better_accuracy", "min_better_macro_f1"):
         assert getattr(small, claim) <= getattr(full, claim) <= getattr(long, claim)
     assert budgets.chapter1().name == "cpu"
+
+
+def test_chapter3_picks_like_chapter2_and_every_real_preset_claims_something(capsys):
+    assert budgets.chapter3("auto", "cuda").name == "gpu"
+    assert budgets.chapter3("smoke").members == 1
+    with pytest.raises(ValueError, match=r"one of \['cpu-bf16', 'cpu-fp32', 'gpu', 'smoke'\]"):
+        budgets.chapter3("fast")
+    claims = ("min_se_s", "min_se_v", "min_ppv_s", "min_ppv_v", "min_balanced_accuracy")
+    for name, preset in budgets.CHAPTER3.items():
+        assert preset.members >= 1 and 0.0 <= preset.alpha <= 1.0
+        if name != "smoke":  # a real run asserts more than chapter 2's Se S of 0 on new patients
+            assert all(0.3 <= getattr(preset, claim) < 1.0 for claim in claims), name
