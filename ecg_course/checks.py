@@ -75,6 +75,19 @@ def _expect_metric(
     raise ExerciseError(f"{name} is {value:.4f}, expected {expected:.4f}: {hint}")
 
 
+def _call_answer(function: Callable, call: str, where: str, *args):
+    """``function(*args)``; a student's crash becomes an ExerciseError saying where it came from."""
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        name = call.split("(")[0]
+        raise ExerciseError(
+            f"{name} raised {type(error).__name__}: {error} (called as {call} for {where})."
+        ) from error
+
+
 def _passed(message: str) -> None:
     print(f"Correct: {message}")
 
@@ -1513,15 +1526,9 @@ def check_rr_features(rr_features_by_hand: Callable) -> None:
     for where, fs, intervals in _RR_CASES:
         peaks = 77 + np.cumsum(np.r_[0, intervals]).astype(np.int64)
         where = f"{where} (r_peaks={peaks.tolist()}, fs={fs})"
-        try:
-            result = rr_features_by_hand(peaks.copy(), fs)
-        except NotImplementedError:
-            raise
-        except Exception as error:  # a student's crash: say where it came from
-            raise ExerciseError(
-                f"rr_by_hand raised {type(error).__name__}: {error} (called as "
-                f"rr_by_hand(r_peaks, fs) for {where})."
-            ) from error
+        result = _call_answer(
+            rr_features_by_hand, "rr_by_hand(r_peaks, fs)", where, peaks.copy(), fs
+        )
         _expect(
             result is not None,
             "rr_by_hand returned None: end the function with `return` and the (n, 8) array.",
@@ -1804,15 +1811,14 @@ def check_beat_matching(match_beats: Callable) -> None:
             if exact
             else what
         )
-        try:
-            result = match_beats(reference.copy(), detected.copy(), tolerance)
-        except NotImplementedError:
-            raise
-        except Exception as error:  # a student's crash: say where it came from
-            raise ExerciseError(
-                f"match_beats raised {type(error).__name__}: {error} (called as "
-                f"match_beats(reference, detected, tolerance) for {where})."
-            ) from error
+        result = _call_answer(
+            match_beats,
+            "match_beats(reference, detected, tolerance)",
+            where,
+            reference.copy(),
+            detected.copy(),
+            tolerance,
+        )
         matches = _as_matches(result, reference, detected, where)
         expected = _wfdb_matches(reference, detected, tolerance)
         _valid_matches(matches, reference, detected, tolerance, where)
