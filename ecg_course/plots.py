@@ -113,7 +113,7 @@ def roc_curves(
         ax.plot(fpr, tpr, label=f"{label} (AUC {skm.auc(fpr, tpr):.3f})")
     ax.plot([0, 1], [0, 1], color="gray", linestyle=":", label="chance")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title, aspect="equal")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.22), fontsize="small", ncol=2)
     return ax
 
 
@@ -379,5 +379,5 @@ def rhythm_strip(
         ylabel="amplitude (mV)",
         title=title or "Rhythm strip: annotated classes and RR intervals",
     )
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.22), fontsize="small", ncol=2)
     return ax
