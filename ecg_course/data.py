@@ -16,7 +16,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from ecg_course.models._inputs import require_finite
+from ecg_course.models._inputs import as_side_batch, require_finite
 
 __all__ = [
     "BeatDataset",
@@ -117,7 +117,7 @@ class BeatDataset(Dataset):
         X = torch.as_tensor(np.asarray(X, dtype=np.float32))
         self.X = X.unsqueeze(-1) if X.dim() == 2 else X
         self.y = torch.as_tensor(np.asarray(y, dtype=np.int64))
-        self.side = None if side is None else _side_features(side, len(self.y))
+        self.side = None if side is None else as_side_batch(side, len(self.y))
 
     def __len__(self) -> int:
         return len(self.y)
@@ -126,19 +126,6 @@ class BeatDataset(Dataset):
         if self.side is None:
             return self.X[index], self.y[index]
         return self.X[index], self.side[index], self.y[index]
-
-
-def _side_features(side: np.ndarray, n: int) -> torch.Tensor:
-    """``side`` as a float32 tensor (n, F), or a ValueError naming what is wrong."""
-    array = np.asarray(side)
-    if array.ndim != 2 or len(array) != n:
-        raise ValueError(
-            f"side features must be an array (n, F) with one row per beat (n = {n}); "
-            f"got shape {array.shape}."
-        )
-    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
-        raise ValueError("side features must be finite numbers (no NaN, inf or text).")
-    return torch.as_tensor(array.astype(np.float32))
 
 
 class RandomPrefixCollate:

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ecg_course.models._inputs import as_sequence_batch, require_finite
+from ecg_course.models._inputs import as_sequence_batch, as_side_batch, require_finite
 from ecg_course.precision import Precision, PrecisionName, resolve_precision
 
 __all__ = [
@@ -272,14 +272,7 @@ def predict_proba(
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
     extra = []
     if side is not None:
-        side = torch.as_tensor(side, dtype=torch.float32)
-        if side.dim() != 2 or len(side) != len(X):
-            raise ValueError(
-                f"side must be (n, F) with one row per beat (n = {len(X)}); "
-                f"got shape {tuple(side.shape)}."
-            )
-        require_finite(side, "side")
-        extra = [side]
+        extra = [as_side_batch(side, len(X))]
     precision = resolve_precision(precision, device)
     model.eval()
     chunks = []

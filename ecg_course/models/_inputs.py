@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -45,3 +46,21 @@ def require_finite(x: torch.Tensor, name: str = "X") -> None:
             "are not finite); expected finite samples in every beat. Drop or repair those "
             "beats before classifying them."
         )
+
+
+def as_side_batch(side, n: int) -> torch.Tensor:
+    """Side features (e.g. RR intervals) as a float32 tensor ``(n, F)``, or a ValueError.
+
+    One row per beat of a batch of ``n`` beats; finite numbers only (the message names
+    the first row with NaN or inf).
+    """
+    array = np.asarray(side.detach().cpu() if isinstance(side, torch.Tensor) else side)
+    if array.ndim != 2 or len(array) != n:
+        raise ValueError(
+            f"side must be (n, F) with one row per beat (n = {n}); got shape {array.shape}."
+        )
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"side must hold numbers; got dtype {array.dtype}.")
+    tensor = torch.as_tensor(array.astype(np.float32))
+    require_finite(tensor, "side")
+    return tensor
