@@ -87,6 +87,7 @@ def create_app(saved: SavedModel, device: str | None = None, precision: str = "a
         precision: ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"``
             (:func:`ecg_course.precision.resolve_precision`; ``/health`` says which ran).
     """
+    _check_servable(saved)
     predictor = _Predictor(saved, get_device(device), precision)
 
     @asynccontextmanager
@@ -121,6 +122,24 @@ def create_app(saved: SavedModel, device: str | None = None, precision: str = "a
         return Response(payload.format_answers(proba, kind), media_type=kind)
 
     return app
+
+
+def _check_servable(saved: SavedModel) -> None:
+    """Refuse a model that reads more than the rows of samples a request carries.
+
+    Raises:
+        ValueError: the model reads RR features besides its beat (``side_features``) or
+            more than one channel per sample (``in_channels``).
+    """
+    side, channels = saved.hparams.get("side_features", 0), saved.hparams.get("in_channels", 1)
+    if side or channels != 1:
+        raise ValueError(
+            f"this model reads {side} feature(s) per beat besides its samples "
+            f"(side_features={side}) and {channels} channel(s) per sample "
+            f"(in_channels={channels}), but a request carries beats only, one row of "
+            f"{saved.input_length} samples each: the endpoint serves models with "
+            "side_features=0 and in_channels=1."
+        )
 
 
 async def _read_body(request: Request) -> bytes:
@@ -203,7 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ArtifactError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    app = create_app(saved, device=args.device, precision=args.precision)
+    try:
+        app = create_app(saved, device=args.device, precision=args.precision)
+    except ValueError as error:
+        print(f"error: {args.model}: {error}", file=sys.stderr)
+        return 2
     try:
         sock = listening_socket(args.host, args.port)
     except OSError as error:

@@ -214,6 +214,16 @@ def test_a_file_from_another_preprocessing_version_is_refused(tmp_path, monkeypa
         start_endpoint(path)
 
 
+@pytest.mark.parametrize(
+    ("hparams", "says"),
+    [({"side_features": 7}, "side_features=7"), ({"in_channels": 2}, "in_channels=2")],
+)
+def test_a_model_that_reads_more_than_beats_is_refused(tmp_path, hparams, says):
+    path = artifact.save_model(LSTMFCN(**TINY, **hparams), tmp_path / "rhythm.pt")
+    with pytest.raises(EndpointError, match=f"exited with status 2(.|\n)*{says}"):
+        start_endpoint(path)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
