@@ -131,7 +131,7 @@ def _check_servable(saved: SavedModel) -> None:
         ValueError: the model reads RR features besides its beat (``side_features``) or
             more than one channel per sample (``in_channels``).
     """
-    side, channels = saved.hparams.get("side_features", 0), saved.hparams.get("in_channels", 1)
+    side, channels = saved.hparams["side_features"], saved.model.in_channels
     if side or channels != 1:
         raise ValueError(
             f"this model reads {side} feature(s) per beat besides its samples "
