@@ -198,24 +198,56 @@ def _json_rows(text: str, length: int) -> list[list[float]]:
     return rows
 
 
+_POW10 = 10.0 ** np.arange(-60, 61)
+"""``_POW10[60 + k] == 10.0**k`` for ``k`` in -60..60 (float32 spans 1e-45 to 3.4e38)."""
+_LEAD = np.array([f"{d}.".encode() for d in range(10)], dtype="S2")
+_FOUR_DIGITS = np.array([f"{i:04d}".encode() for i in range(10_000)], dtype="S4")
+_EXPONENT = np.array([f"e{k:+03d}".encode() for k in range(-60, 61)], dtype="S4")
+_SAMPLE = np.dtype([("lead", "S2"), ("hi", "S4"), ("lo", "S4"), ("exp", "S4"), ("sep", "S1")])
+"""One sample as text: ``d.dddddddde-XX`` and a comma (or the line's newline)."""
+
+
 def format_beats(beats: np.ndarray) -> str:
     """The CSV body of a request: one beat per line, each sample with 9 significant digits.
 
-    The same text as ``np.savetxt(buffer, beats, delimiter=",", fmt="%.9g")``, written
-    with one %-format of the whole batch instead of one per row: a batch of 100 beats
-    of 187 samples takes about 2.5 ms instead of 3.7 ms. Nine significant digits give
-    every float32 sample back exactly.
+    Nine significant digits give every float32 sample back exactly. Samples are
+    written in scientific notation, ``4.09734845e-02``, every one 14 characters
+    long, so the whole batch is written by NumPy at once: the decimal exponent from
+    ``log10``, the 9-digit mantissa by rounding, its digits and the exponent looked
+    up in small tables of text. A batch of 100 beats of 187 samples takes about
+    0.45 ms, against 3.2 ms with ``np.savetxt(buffer, beats, delimiter=",",
+    fmt="%.9g")`` (a Python %-format per row), which is a sixth of the time the
+    endpoint needs for the batch. Beats with a negative, NaN or infinite sample
+    are written with that %-format instead (``nan`` and ``inf`` as text, which
+    the endpoint refuses with a message naming them).
 
     Args:
         beats: ``(n, T)`` samples (float32, as the model reads them); one beat ``(T,)``
             is one line.
     """
     beats = np.atleast_2d(np.asarray(beats))
-    if beats.ndim != 2:
-        raise ValueError(f"beats must be (n, T) or (T,); got shape {beats.shape}.")
+    if beats.ndim != 2 or beats.shape[1] == 0:
+        raise ValueError(f"beats must be (n, T) or (T,) with T > 0; got shape {beats.shape}.")
     n, length = beats.shape
-    line = ",".join(["%.9g"] * length) + "\n"
-    return (line * n) % tuple(beats.ravel().tolist())
+    samples = beats.astype(np.float32).astype(np.float64).ravel()
+    if not np.isfinite(samples).all() or np.signbit(samples).any():  # -0.0 has its sign bit
+        line = ",".join(["%.9g"] * length) + "\n"
+        return (line * n) % tuple(samples.tolist())
+    with np.errstate(divide="ignore"):  # log10(0) is -inf; 0 is written 0.00000000e+00
+        exponent = np.where(samples > 0, np.floor(np.log10(samples)), 0).astype(np.int64)
+    mantissa = np.rint(samples * _POW10[60 + 8 - exponent])  # 9 digits: 1e8 <= m < 1e9
+    # log10 can be one off next to a power of ten, and rounding can carry to 1e9
+    off = ((mantissa < 1e8) & (samples > 0)) | (mantissa >= 1e9)
+    if off.any():
+        exponent[off] += np.where(mantissa[off] >= 1e9, 1, -1)
+        mantissa[off] = np.rint(samples[off] * _POW10[60 + 8 - exponent[off]])
+    lead, rest = np.divmod(mantissa.astype(np.int64), 10**8)
+    hi, lo = np.divmod(rest, 10**4)
+    text = np.empty(n * length, dtype=_SAMPLE)
+    text["lead"], text["hi"], text["lo"] = _LEAD[lead], _FOUR_DIGITS[hi], _FOUR_DIGITS[lo]
+    text["exp"], text["sep"] = _EXPONENT[60 + exponent], b","
+    text["sep"][length - 1 :: length] = b"\n"
+    return text.tobytes().decode("ascii")
 
 
 def format_answers(proba: np.ndarray, kind: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -19,6 +20,7 @@ import torch
 from ecg_course import artifact, mitbih, payload
 from ecg_course.endpoint import EndpointError, start_endpoint
 from ecg_course.models import LSTMFCN
+from ecg_course.serve import read_server_timing, server_timing
 from ecg_course.training import get_device, predict_proba
 
 TINY = dict(hidden_size=8, filters_1=8, filters_2=16, filters_3=8)
@@ -84,6 +86,24 @@ def test_health_describes_the_model(endpoint):
 
 def test_csv_round_trip_equals_predict_proba(endpoint, tiny_model, beats):
     _assert_answers(_invoke_csv(endpoint.url, beats[:100]), tiny_model[0], beats[:100])
+
+
+def test_answers_say_where_the_server_spent_its_time(endpoint, beats):
+    body = payload.format_beats(beats[:50])
+    started = time.perf_counter()
+    response = requests.post(f"{endpoint.url}/invocations", data=body,
+                             headers={"Content-Type": payload.CSV}, timeout=60)  # fmt: skip
+    waited = time.perf_counter() - started
+    steps = read_server_timing(response.headers["Server-Timing"])
+    assert list(steps) == ["parse", "predict", "format"]
+    assert steps["predict"] > 0 and min(steps.values()) >= 0
+    assert sum(steps.values()) < waited  # the client waited for all of it, and for HTTP
+
+
+def test_server_timing_header_round_trip():
+    seconds = {"parse": 0.00085, "predict": 0.0119, "format": 0.00016}
+    assert server_timing(seconds) == "parse;dur=0.85, predict;dur=11.90, format;dur=0.16"
+    assert read_server_timing(server_timing(seconds)) == pytest.approx(seconds)
 
 
 def test_json_round_trip_and_accept_header(endpoint, tiny_model, beats):
@@ -187,14 +207,48 @@ def test_format_answers_csv_writes_every_float32_exactly():
     assert payload.format_answers(proba[:0], payload.CSV) == ",".join(COLUMNS) + "\n"
 
 
-def test_format_beats_writes_what_savetxt_writes(beats):
-    tiny = np.random.default_rng(1).standard_normal((3, 187)).astype(np.float32) * 1e-30
-    for X in (beats[:100], beats[:1], tiny, beats[:0]):
+def _read_back(text: str, shape: tuple[int, int]) -> np.ndarray:
+    """The float32 samples a CSV body holds, read as the endpoint reads them."""
+    return payload.parse_beats(text.encode(), payload.CSV, shape[1]).reshape(shape)
+
+
+def test_format_beats_gives_back_every_float32_exactly(beats):
+    rng = np.random.default_rng(1)
+    # every finite non-negative float32 is a bit pattern below the one of +inf
+    anything = rng.integers(0, 0x7F800000, 187_000, dtype=np.uint32).view(np.float32)
+    powers = np.float32(10) ** np.arange(-45, 39, dtype=np.float32)
+    powers = powers[np.isfinite(powers) & (powers > 0)]
+    edges = np.concatenate([powers, np.nextafter(powers, np.float32(0)),
+                            np.nextafter(powers, np.float32(np.inf)), [0, 1]])  # fmt: skip
+    edges = np.resize(edges, 187 * (len(edges) // 187 + 1)).astype(np.float32)
+    for X in (beats[:100], anything.reshape(-1, 187), edges.reshape(-1, 187)):
+        back = _read_back(payload.format_beats(X), X.shape)
+        np.testing.assert_array_equal(back.view(np.uint32), X.view(np.uint32))  # same bits
+
+
+def test_format_beats_layout(beats):
+    text = payload.format_beats(beats[:3])
+    lines = text.split("\n")
+    assert len(lines) == 4 and lines[-1] == ""  # one beat per line, a final newline
+    assert all(len(line.split(",")) == 187 for line in lines[:3])
+    assert re.fullmatch(r"\d\.\d{8}e[+-]\d\d", lines[0].split(",")[0])
+    assert payload.format_beats(beats[0]) == lines[0] + "\n"  # one beat: one line
+    assert payload.format_beats(beats[:0]) == ""
+    with pytest.raises(ValueError, match=r"beats must be \(n, T\)"):
+        payload.format_beats(np.zeros((2, 3, 4), dtype=np.float32))
+
+
+def test_format_beats_writes_negative_and_non_finite_samples_as_savetxt_does(beats):
+    signed = beats[:2] - 0.5
+    signed[0, 0] = -0.0
+    odd = beats[:2].copy()
+    odd[0, 3], odd[1, 7] = np.nan, -np.inf
+    for X in (signed, odd):
         assert payload.format_beats(X) == _csv(X)
-    assert payload.format_beats(beats[0]) == _csv(beats[:1])  # one beat: one line
-    np.testing.assert_array_equal(
-        payload.parse_beats(payload.format_beats(beats).encode(), payload.CSV, 187), beats
-    )
+    back = _read_back(payload.format_beats(signed), signed.shape)
+    np.testing.assert_array_equal(back.view(np.uint32), signed.view(np.uint32))  # -0.0 too
+    with pytest.raises(payload.PayloadError, match="row 1, value 4 is nan"):
+        _read_back(payload.format_beats(odd), odd.shape)
 
 
 def test_eight_concurrent_clients_get_the_serial_answers(endpoint, beats):
