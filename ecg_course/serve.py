@@ -33,6 +33,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -48,7 +49,7 @@ from ecg_course.artifact import ArtifactError, SavedModel, load_model
 from ecg_course.precision import PRECISIONS, resolve_precision
 from ecg_course.training import get_device, predict_proba
 
-__all__ = ["create_app", "main"]
+__all__ = ["create_app", "main", "read_server_timing", "server_timing"]
 
 READY_PREFIX = "Serving on "
 """Start of the line the command prints once its socket is bound: ``Serving on http://...``."""
@@ -66,11 +67,14 @@ class _Predictor:
         self.model = saved.model.to(device).eval()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
-    def _predict(self, beats: np.ndarray) -> np.ndarray:
-        return predict_proba(self.model, beats, device=self.device, precision=self.precision)
+    def _predict(self, beats: np.ndarray) -> tuple[np.ndarray, float]:
+        start = time.perf_counter()
+        proba = predict_proba(self.model, beats, device=self.device, precision=self.precision)
+        return proba, time.perf_counter() - start
 
-    async def __call__(self, beats: np.ndarray) -> np.ndarray:
-        """Probabilities ``(n, C)`` float32 of beats ``(n, T)``, computed on the model's thread."""
+    async def __call__(self, beats: np.ndarray) -> tuple[np.ndarray, float]:
+        """Probabilities ``(n, C)`` float32 of beats ``(n, T)``, computed on the model's
+        thread, and the seconds the model took (not counting the wait for the thread)."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._predict, beats)
 
     def close(self) -> None:
@@ -113,15 +117,37 @@ def create_app(saved: SavedModel, device: str | None = None, precision: str = "a
     async def invocations(request: Request) -> Response:
         body = await _read_body(request)
         content_type = request.headers.get("content-type")
+        start = time.perf_counter()
         try:
             beats = payload.parse_beats(body, content_type, saved.input_length)
         except payload.PayloadError as error:
             raise HTTPException(error.status, detail=str(error)) from None
-        proba = await predictor(beats)
+        parsed = time.perf_counter()
+        proba, predict_s = await predictor(beats)
         kind = _answer_kind(request.headers.get("accept"), payload.media_type(content_type))
-        return Response(payload.format_answers(proba, kind), media_type=kind)
+        formatting = time.perf_counter()
+        answer = payload.format_answers(proba, kind)
+        seconds = {"parse": parsed - start, "predict": predict_s,
+                   "format": time.perf_counter() - formatting}  # fmt: skip
+        return Response(answer, media_type=kind, headers={"Server-Timing": server_timing(seconds)})
 
     return app
+
+
+def server_timing(seconds: dict[str, float]) -> str:
+    """A ``Server-Timing`` header value: ``{"predict": 0.0119}`` -> ``"predict;dur=11.90"``
+    (the header's durations are in milliseconds)."""
+    return ", ".join(f"{name};dur={s * 1e3:.2f}" for name, s in seconds.items())
+
+
+def read_server_timing(header: str) -> dict[str, float]:
+    """Seconds per step of a ``Server-Timing`` header value (the inverse of
+    :func:`server_timing`): ``"predict;dur=11.90"`` -> ``{"predict": 0.0119}``."""
+    steps = {}
+    for part in header.split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        steps[name] = float(duration) / 1e3
+    return steps
 
 
 def _check_servable(saved: SavedModel) -> None:
