@@ -62,8 +62,10 @@ class Chapter2Budget:
     with this preset (on the Kachuee test split), set at or below what the preset was
     measured to give (``python -m benchmarks.bench_ch2``). ``cpu-fp32``: 20 + 16 x 5,120
     beats gave 0.858 / 0.964 / 0.837 in float32 (2026-11-22); ``cpu-bf16``: 50 + 24 x
-    25,600 gave 0.942 / 0.978 / 0.900 (2026-11-30, notebook 652 s on 2 cores); ``gpu``
-    is a longer run of the same recipe, not yet measured: it asserts ``cpu-bf16``'s.
+    25,600 gave 0.942 / 0.978 / 0.900 (2026-11-30, notebook 652 s on 2 cores); ``gpu``,
+    100 + 40 x 51,200, gave 0.954 / 0.9836 / 0.9176 on the 2-core CPU in bf16
+    (``bench_ch2 --long``, notebook 1,572 s) and 0.956 / 0.9837 / 0.9174 on an NVIDIA
+    H200 (2026-11-30, whole notebook 267 s): it asserts ``cpu-bf16``'s claims.
     """
 
     name: str
