@@ -13,6 +13,7 @@ Usage::
     python benchmarks/tune_ch2.py --alpha 0.5 0.75 0.9 1.0 --lr 3e-3 --jobs 2
     python benchmarks/tune_ch2.py --alpha 0.75 --lr 1.5e-3 3e-3 6e-3 --jobs 2
     python benchmarks/tune_ch2.py --batch 64 128 --jobs 2
+    python benchmarks/tune_ch2.py --preset gpu --alpha 0.75 0.9 --jobs 2   # the long budget
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ SEED = 42  # the notebook's seed
 TUNE_SEED = 7  # draws the tuning beats
 VAL_SIZE = 1000  # the notebook's validation beats (used, as there, to keep the best epoch)
 TUNE_SIZE = 5000
-# The budget the settings were tuned at: the chapter 2 preset of a CPU without native bf16.
-EPOCHS, BEATS_PER_EPOCH = CHAPTER2["cpu-fp32"].epochs_better, CHAPTER2["cpu-fp32"].beats_per_epoch
+PRESET = "cpu-fp32"
+"""The budget the notebook's settings were tuned at: the chapter 2 preset of a CPU without
+native bf16 (``--preset gpu`` tunes at the long budget: about 35 minutes a setting)."""
 # The notebook's recipe (tests/test_tune_ch2.py checks that they agree): the one-cycle
 # warm-up share, and the defaults of the settings this script varies.
 PCT_START = 0.15
@@ -74,16 +76,18 @@ def _training_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, n
     return X_train, y_train, *split_rows(y_train)
 
 
-def train_and_score(alpha: float, lr: float, batch_size: int) -> dict:
-    """Train the better recipe with one setting on one thread; its tuning-set scores."""
+def train_and_score(alpha: float, lr: float, batch_size: int, preset: str = PRESET) -> dict:
+    """Train the better recipe with one setting on one thread, with the budget of the
+    chapter 2 ``preset``; its tuning-set scores."""
     torch.set_num_threads(1)
+    epochs, beats_per_epoch = CHAPTER2[preset].epochs_better, CHAPTER2[preset].beats_per_epoch
     X_train, y_train, pool, val_rows, tune_rows = _training_split()
     loader = make_weighted_loader(
         X_train[pool],
         y_train[pool],
         alpha=alpha,
         batch_size=batch_size,
-        num_samples=BEATS_PER_EPOCH,
+        num_samples=beats_per_epoch,
         seed=SEED,
     )
     seed_everything(SEED)
@@ -91,13 +95,13 @@ def train_and_score(alpha: float, lr: float, batch_size: int) -> dict:
     model = LSTMFCN()  # its defaults are the seed's hyperparameters
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=EPOCHS * len(loader), pct_start=PCT_START
+        optimizer, max_lr=lr, total_steps=epochs * len(loader), pct_start=PCT_START
     )
     history = fit(
         model,
         loader,
         make_loader(X_train[val_rows], y_train[val_rows], batch_size=256),
-        epochs=EPOCHS,
+        epochs=epochs,
         optimizer=optimizer,
         scheduler=scheduler,
         step_scheduler="batch",
@@ -107,6 +111,7 @@ def train_and_score(alpha: float, lr: float, batch_size: int) -> dict:
     pred = predict_proba(model, X_train[tune_rows]).argmax(axis=1)
     summary = classification_summary(y_train[tune_rows], pred, list(CLASSES))
     return {
+        "preset": preset,
         "alpha": alpha,
         "lr": lr,
         "batch": batch_size,
@@ -123,12 +128,14 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, nargs="+", default=[ALPHA])
     parser.add_argument("--lr", type=float, nargs="+", default=[LR])
     parser.add_argument("--batch", type=int, nargs="+", default=[BATCH_SIZE])
+    parser.add_argument("--preset", choices=sorted(CHAPTER2), default=PRESET,
+                        help="chapter 2 preset whose budget each setting trains for")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=1, help="settings trained at a time")
     args = parser.parse_args()
-    grid = list(itertools.product(args.alpha, args.lr, args.batch))
+    grid = list(itertools.product(args.alpha, args.lr, args.batch, [args.preset]))
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         rows = list(pool.map(train_and_score, *zip(*grid, strict=True)))
-    table = pd.DataFrame(rows).set_index(["alpha", "lr", "batch"])
+    table = pd.DataFrame(rows).set_index(["preset", "alpha", "lr", "batch"])
     print(f"better recipe on {TUNE_SIZE:,} held-out training beats (test split not read)")
     print(table.round(4).to_string())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
