@@ -12,33 +12,13 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from toy_beats import AGREEMENT, PROBA_TOLERANCE, small_lstm_fcn, toy_beats
 
 from ecg_course.data import make_loader
-from ecg_course.models import LSTMFCN
 from ecg_course.precision import resolve_precision
 from ecg_course.training import evaluate, fit, get_device, predict_proba, seed_everything
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-# Same tolerances as the CPU's bf16 test (tests/test_precision.py): reduced-precision
-# probabilities differ by a few hundredths at most on a trained model.
-PROBA_TOLERANCE = 0.05
-AGREEMENT = 0.98
-
-
-def _beats(n: int = 512, length: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three classes of toy beats: a bump early, in the middle or late, plus noise."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 3
-    X = rng.normal(0, 0.1, size=(n, length)).astype(np.float32)
-    for c in range(3):
-        X[y == c, 4 + 10 * c : 8 + 10 * c] += 1.0
-    return X, y
-
-
-def _small_lstm_fcn(length: int = 32) -> LSTMFCN:
-    return LSTMFCN(num_classes=3, seq_len=length, hidden_size=8, filters_1=8, filters_2=16,
-                   filters_3=8, dropout=0.2)  # fmt: skip
 
 
 def test_auto_picks_the_gpu_and_a_mixed_precision_it_runs():
@@ -53,8 +33,8 @@ def test_training_on_the_gpu_lowers_the_loss_and_keeps_float32_weights(name):
     if name == "bf16" and not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bf16")
     seed_everything(1)
-    X, y = _beats(n=192)
-    model = _small_lstm_fcn()
+    X, y = toy_beats(n=192)
+    model = small_lstm_fcn()
     loader = make_loader(X, y, 32, shuffle=True, seed=1)
     before = evaluate(model.to("cuda"), loader, nn.CrossEntropyLoss(), "cuda", "fp32").loss
     history = fit(model, loader, None, epochs=10, lr=1e-2, device="cuda", progress=False,
@@ -67,8 +47,8 @@ def test_training_on_the_gpu_lowers_the_loss_and_keeps_float32_weights(name):
 
 def test_the_gpu_predicts_what_the_cpu_predicts():
     seed_everything(0)
-    X, y = _beats()
-    model = _small_lstm_fcn()
+    X, y = toy_beats(n=512)
+    model = small_lstm_fcn()
     fit(model, make_loader(X[:384], y[:384], 32, shuffle=True), None, epochs=8, lr=3e-3,
         device="cuda", progress=False, precision="auto")  # fmt: skip
     on_gpu = predict_proba(model, X[384:], precision="auto")  # the model's device: CUDA

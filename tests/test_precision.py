@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from toy_beats import AGREEMENT, PROBA_TOLERANCE, small_lstm_fcn, toy_beats
 
 from ecg_course import precision as precision_module
 from ecg_course import training
@@ -13,22 +14,6 @@ from ecg_course.data import make_loader
 from ecg_course.models import LSTMFCN
 from ecg_course.precision import resolve_precision
 from ecg_course.training import evaluate, fit, predict_proba, run_epoch, seed_everything
-
-# bf16 keeps 7 mantissa bits (relative error ~0.4% per operation): on a trained model
-# the probabilities of the two paths differ by a few hundredths at most, and the
-# predicted class flips only for beats on a decision boundary.
-PROBA_TOLERANCE = 0.05
-AGREEMENT = 0.98
-
-
-def _beats(n: int = 256, length: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three classes of toy beats: a bump early, in the middle or late, plus noise."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 3
-    X = rng.normal(0, 0.1, size=(n, length)).astype(np.float32)
-    for c in range(3):
-        X[y == c, 4 + 10 * c : 8 + 10 * c] += 1.0
-    return X, y
 
 
 class ConvNet(nn.Module):
@@ -42,11 +27,6 @@ class ConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, T, 1) -> logits (B, classes)
         return self.head(torch.relu(self.conv(x.transpose(1, 2))).flatten(1))
-
-
-def _small_lstm_fcn(length: int = 32) -> LSTMFCN:
-    return LSTMFCN(num_classes=3, seq_len=length, hidden_size=8, filters_1=8, filters_2=16,
-                   filters_3=8, dropout=0.2)  # fmt: skip
 
 
 def test_auto_follows_the_hardware(monkeypatch):
@@ -74,9 +54,9 @@ def test_an_explicit_choice_is_honoured_and_a_wrong_one_explained():
 def test_the_choice_is_announced_once(capsys, monkeypatch):
     monkeypatch.setattr(precision_module, "_announced", set())
     monkeypatch.setattr(precision_module, "cpu_bf16_support", lambda: "AMX")
-    X, y = _beats(n=30)
+    X, y = toy_beats(n=30)
     for _ in range(2):
-        fit(_small_lstm_fcn(), make_loader(X, y, 16), None, epochs=1, device="cpu")
+        fit(small_lstm_fcn(), make_loader(X, y, 16), None, epochs=1, device="cpu")
     assert capsys.readouterr().out.count("mixed precision: bf16 (CPU has AMX)") == 1
 
 
@@ -84,8 +64,8 @@ def test_the_choice_is_announced_once(capsys, monkeypatch):
 def trained() -> tuple[LSTMFCN, np.ndarray, np.ndarray]:
     """A small LSTM-FCN trained in float32 on the toy beats, and held-out beats."""
     seed_everything(0)
-    X, y = _beats(n=512)
-    model = _small_lstm_fcn()
+    X, y = toy_beats(n=512)
+    model = small_lstm_fcn()
     fit(model, make_loader(X[:384], y[:384], 32, shuffle=True), None, epochs=8, lr=3e-3,
         device="cpu", progress=False, precision="fp32")  # fmt: skip
     return model, X[384:], y[384:]
@@ -102,10 +82,10 @@ def test_bf16_and_fp32_predictions_agree_on_a_trained_model(trained):
     np.testing.assert_allclose(bf16.sum(1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize(("name", "make_model"), [("bf16", _small_lstm_fcn), ("fp16", ConvNet)])
+@pytest.mark.parametrize(("name", "make_model"), [("bf16", small_lstm_fcn), ("fp16", ConvNet)])
 def test_a_short_mixed_precision_training_lowers_the_loss(name, make_model):
     seed_everything(1)
-    X, y = _beats(n=192)
+    X, y = toy_beats(n=192)
     model = make_model()
     loader = make_loader(X, y, 32, shuffle=True, seed=1)
     criterion = nn.CrossEntropyLoss()
@@ -129,7 +109,7 @@ def test_fp16_scales_the_loss(monkeypatch):
         return original(self, loss)
 
     monkeypatch.setattr(torch.amp.GradScaler, "scale", spy)
-    X, y = _beats(n=64)
+    X, y = toy_beats(n=64)
     model = ConvNet()
     run_epoch(model, make_loader(X, y, 16), nn.CrossEntropyLoss(),
               torch.optim.Adam(model.parameters()), precision="fp16")  # fmt: skip
@@ -154,8 +134,8 @@ def test_evaluate_gives_the_loss_probabilities_and_labels_in_one_pass(trained):
 def test_fit_without_validation_keeps_the_last_epoch_without_copying_weights(monkeypatch):
     copies = []
     monkeypatch.setattr(training.copy, "deepcopy", lambda obj: copies.append(obj) or obj)
-    X, y = _beats(n=64)
-    history = fit(_small_lstm_fcn(), make_loader(X, y, 16), None, epochs=3, progress=False)
+    X, y = toy_beats(n=64)
+    history = fit(small_lstm_fcn(), make_loader(X, y, 16), None, epochs=3, progress=False)
     assert history.best_epoch == 2 and copies == []
 
 
