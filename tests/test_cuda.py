@@ -1,9 +1,10 @@
-"""The CUDA paths of training, inference and the endpoint, as Colab's GPU runtime runs them.
+"""The CUDA paths of training and inference, as Colab's GPU runtime runs them.
 
 Skipped where no CUDA GPU is present (CI has none). Run on a GPU machine with
 ``pytest tests/test_cuda.py``: every precision trains on the GPU (fp16 with its
 GradScaler, as on Colab's T4, is forced even on a GPU that has bf16), the weights
-stay float32, and what the GPU predicts agrees with the CPU's float32 answer.
+stay float32, and what the GPU predicts agrees with the CPU's float32 answer. The
+endpoint's tests (``tests/test_serve.py``) serve on the GPU there by themselves.
 """
 
 from __future__ import annotations
