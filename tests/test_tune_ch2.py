@@ -1,4 +1,5 @@
-"""The tuning script's split: tuning beats never overlap training draws or validation."""
+"""The tuning script: its split (tuning beats never overlap training draws or validation),
+its copy of the notebook's recipe, and the levers it measures."""
 
 from __future__ import annotations
 
@@ -58,3 +59,35 @@ def test_recipe_matches_the_notebook():
     assert value(r"torch\.optim\.Adam\(better\.parameters\(\), lr=([\d.e-]+)\)") == tune_ch2.LR
     assert value(r"OneCycleLR\(.*?pct_start=([\d.]+)\)") == tune_ch2.PCT_START
     assert value(r"^SEED = (\d+)") == tune_ch2.SEED
+
+
+def test_prior_correction_restores_the_natural_mix():
+    """alpha = 1 is the natural mix already; alpha = 0 (balanced) weights by the counts."""
+    proba = np.array([[0.4, 0.6], [0.7, 0.3]])
+    counts = np.array([900, 100])
+    assert np.array_equal(tune_ch2.prior_corrected(proba, counts, 1.0), proba)
+    corrected = tune_ch2.prior_corrected(proba, counts, 0.0)
+    assert np.allclose(corrected, proba * counts)
+    assert corrected.argmax(axis=1).tolist() == [0, 0]  # the rare class needs more evidence
+
+
+def test_augmentation_only_in_training_mode():
+    import torch
+
+    seen = []
+    inner = torch.nn.Module()
+    inner.forward = lambda x: seen.append(x) or x.sum(dim=1)
+    augmented = tune_ch2.Augmented(inner, seed=0)
+    beats = torch.rand(16, 187)
+
+    augmented.eval()
+    augmented(beats)
+    assert torch.equal(seen[-1], beats)
+
+    augmented.train()
+    augmented(beats)
+    changed = seen[-1]
+    assert changed.shape == beats.shape and not torch.equal(changed, beats)
+    ratio = (changed / beats).median(dim=1).values  # about the scale factor of each beat
+    assert ((ratio > 0.85) & (ratio < 1.15)).all()
+    assert (changed - beats * ratio[:, None]).std() < 0.02  # the noise is small
