@@ -220,15 +220,18 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(train_and_score, grid))
     rows = [row for row, _ in runs]
-    if len(args.seeds) > 1:  # the deep ensemble of each setting's seeds
-        for setting in dict.fromkeys(replace(s, seed=SEED) for s in grid):
-            members = [(s, run) for s, run in zip(grid, runs, strict=True)
-                       if replace(s, seed=SEED) == setting]  # fmt: skip
-            proba = np.mean([proba for _, (_, proba) in members], axis=0)
+    by_setting: dict[Setting, list[tuple[dict, np.ndarray]]] = {}
+    for setting, run in zip(grid, runs, strict=True):
+        by_setting.setdefault(replace(setting, seed=SEED), []).append(run)
+    for setting, members in by_setting.items():  # the deep ensemble of a setting's seeds
+        if len(members) > 1:
+            first = members[0][0]
+            proba = np.mean([proba for _, proba in members], axis=0)
             rows.append({**asdict(setting), "seed": f"ensemble of {len(members)}",
-                         **{k: members[0][1][0][k] for k in ("epochs", "beats")},
-                         "training (s)": sum(run[0]["training (s)"] for _, run in members),
-                         "kept epoch": None, **scores(proba, setting)})  # fmt: skip
+                         "epochs": first["epochs"], "beats": first["beats"],
+                         "training (s)": sum(row["training (s)"] for row, _ in members),
+                         "kept epoch": None,
+                         **scores(proba, setting)})  # fmt: skip
     keys = ["preset", "epochs", "alpha", "lr", "batch", "dropout", "augment", "seed"]
     table = pd.DataFrame(rows).set_index(keys)
     print(f"better recipe on {TUNE_SIZE:,} held-out training beats (test split not read)")

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 from imblearn.under_sampling import RandomUnderSampler
 
 from benchmarks import tune_ch2
@@ -72,8 +73,6 @@ def test_prior_correction_restores_the_natural_mix():
 
 
 def test_augmentation_only_in_training_mode():
-    import torch
-
     seen = []
     inner = torch.nn.Module()
     inner.forward = lambda x: seen.append(x) or x.sum(dim=1)
