@@ -76,8 +76,9 @@ def parse_beats(body: bytes, content_type: str | None, length: int) -> np.ndarra
     Raises:
         PayloadError: 413 for a body over :data:`MAX_BODY_BYTES`; 415 for another
             content type; 400 for an empty body, text that is not UTF-8, malformed
-            JSON, a row with another number of values than ``length``, a value that
-            is not a number, or NaN / inf. The message names the row and value.
+            or too deeply nested JSON, a row with another number of values than
+            ``length``, a value that is not a number, NaN, inf, or a number beyond
+            float32's range. The message names the row and value.
     """
     if len(body) > MAX_BODY_BYTES:
         raise PayloadError(
@@ -107,13 +108,15 @@ def parse_beats(body: bytes, content_type: str | None, length: int) -> np.ndarra
     except UnicodeDecodeError as error:
         raise PayloadError(f"body is not UTF-8 text ({error}).") from error
     rows = _csv_rows(text, length) if kind == CSV else _json_rows(text, length)
-    beats = np.asarray(rows, dtype=np.float32).reshape(len(rows), length)
+    values = np.asarray(rows, dtype=np.float64).reshape(len(rows), length)
+    with np.errstate(over="ignore"):  # a number beyond float32's range becomes inf: refused
+        beats = values.astype(np.float32)
     finite = np.isfinite(beats)
     if not finite.all():
         row, column = np.argwhere(~finite)[0]
         raise PayloadError(
-            f"row {row + 1}, value {column + 1} is {beats[row, column]}: "
-            "beats must hold finite numbers only (no NaN or inf)."
+            f"row {row + 1}, value {column + 1} is {values[row, column]:.9g}: beats must hold "
+            "finite numbers within float32's range (about +-3.4e38): no NaN, inf or larger."
         )
     return beats
 
@@ -176,9 +179,16 @@ def _is_number(text: str) -> bool:
 
 def _json_rows(text: str, length: int) -> list[list[float]]:
     try:
-        document = json.loads(text)
+        # Integers are read as floats: Python's own int would refuse 4,300 digits or more
+        # (ValueError), and one of 310 digits could not become a float (OverflowError).
+        document = json.loads(text, parse_int=float)
     except json.JSONDecodeError as error:
         raise PayloadError(f"body is not valid JSON: {error}.") from error
+    except RecursionError:  # e.g. 100,000 "[": the reader recurses once per level
+        raise PayloadError(
+            "body is JSON nested too deeply to read: expected "
+            f'{{"instances": [[{length} numbers], ...]}}, two levels of lists.'
+        ) from None
     if not isinstance(document, dict) or "instances" not in document:
         raise PayloadError(
             f'expected a JSON object {{"instances": [[{length} numbers], ...]}}, '
@@ -329,5 +339,13 @@ def bad_requests(length: int = 187) -> list[BadRequest]:
                    f"row 1, value {length} is nan"),
         BadRequest("JSON wrong length", JSON, as_json({"instances": [json_beat[:-2]]}), 400,
                    f"row 1 has {length - 2} values"),
+        BadRequest("JSON nested too deeply", JSON, b"[" * 100_000, 400, "nested too deeply"),
+        BadRequest("JSON integer of 400 digits", JSON,
+                   as_json({"instances": [[10**400] + json_beat[1:]]}), 400,
+                   "row 1, value 1 is inf"),
+        BadRequest("JSON integer of 5,000 digits", JSON,
+                   b'{"instances": [[' + b"9" * 5000 + b"]]}", 400, "row 1 has 1 values"),
+        BadRequest("beyond float32's range", CSV, ("1e39" + beat[3:]).encode(), 400,
+                   "row 1, value 1 is 1e+39"),
     ]
     # fmt: on
