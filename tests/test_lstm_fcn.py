@@ -233,6 +233,25 @@ def test_bad_inputs_raise_clear_errors(x, message):
         model.class_activation_map(x)
 
 
+@pytest.mark.parametrize(("value", "kind"), [(float("nan"), "NaN"), (-float("inf"), "inf")])
+def test_beats_with_nan_or_inf_are_refused_naming_the_row(value, kind):
+    """Called directly, the model refuses a NaN beat as predict_proba does (NaN scores
+    would argmax to class 0, normal), in forward and in the class activation maps."""
+    model = LSTMFCN(seq_len=40, hidden_size=8, filters_1=4, filters_2=8, filters_3=4).eval()
+    x = torch.rand(3, 40)
+    x[1, 7] = value
+    with pytest.raises(ValueError, match=rf"x\[1\] contains {kind}"):
+        model(x)
+    with pytest.raises(ValueError, match=rf"x\[1\] contains {kind}"):
+        model.class_activation_map(x)
+    with_side = LSTMFCN(seq_len=40, hidden_size=8, filters_1=4, filters_2=8, filters_3=4,
+                        side_features=3, side_hidden=5).eval()  # fmt: skip
+    side = torch.rand(3, 3)
+    side[2, 0] = value
+    with pytest.raises(ValueError, match=rf"side\[2\] contains {kind}"):
+        with_side(torch.rand(3, 40), side)
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"num_classes": 0}, {"hidden_size": -1}, {"dropout": 1.0}, {"kernel_size_1": 2.5}]
 )

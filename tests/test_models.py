@@ -74,6 +74,16 @@ def test_bad_inputs_name_what_was_expected(x, message):
             model(x)
 
 
+@pytest.mark.parametrize(("value", "kind"), [(float("nan"), "NaN"), (float("inf"), "inf")])
+def test_beats_with_nan_or_inf_are_refused_naming_the_row(value, kind):
+    """NaN logits would argmax to class 0 (normal): the forward pass refuses such beats."""
+    x = torch.randn(4, 10)
+    x[2, 5] = value
+    for model in _pair():
+        with pytest.raises(ValueError, match=rf"x\[2\] contains {kind}"):
+            model(x)
+
+
 def test_copy_refuses_mismatched_models():
     scratch = LSTMFromScratch(hidden_size=8, num_classes=2)
     with pytest.raises(ValueError, match="models differ in size"):

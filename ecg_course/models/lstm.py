@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from ecg_course.models._inputs import as_sequence_batch
+from ecg_course.models._inputs import as_sequence_batch, require_finite_batch
 
 
 class LSTMFromScratch(nn.Module):
@@ -49,8 +49,12 @@ class LSTMFromScratch(nn.Module):
             nn.init.uniform_(weight, -bound, bound)
 
     def hidden_state(self, x: torch.Tensor) -> torch.Tensor:
-        """Last hidden state h_T (B, H) of a batch x (B, T) or (B, T, I)."""
-        x = as_sequence_batch(x, self.input_size)
+        """Last hidden state h_T (B, H) of a batch x (B, T) or (B, T, I).
+
+        Raises a ValueError naming the first beat with NaN or inf (it would give NaN
+        logits), as for any badly shaped batch.
+        """
+        x = require_finite_batch(as_sequence_batch(x, self.input_size))
         batch = x.shape[0]
         h = x.new_zeros(batch, self.hidden_size)
         c = x.new_zeros(batch, self.hidden_size)
@@ -108,8 +112,12 @@ class LSTMClassifier(nn.Module):
         self.head = nn.Linear(hidden_size, num_classes)
 
     def hidden_state(self, x: torch.Tensor) -> torch.Tensor:
-        """Last hidden state of the top layer (B, H) of a batch x (B, T) or (B, T, I)."""
-        x = as_sequence_batch(x, self.input_size)
+        """Last hidden state of the top layer (B, H) of a batch x (B, T) or (B, T, I).
+
+        Raises a ValueError naming the first beat with NaN or inf, as
+        :meth:`LSTMFromScratch.hidden_state` does.
+        """
+        x = require_finite_batch(as_sequence_batch(x, self.input_size))
         if self.samples_per_step > 1:
             batch, length, _ = x.shape
             if length % self.samples_per_step:

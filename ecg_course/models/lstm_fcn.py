@@ -46,7 +46,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ecg_course.models._inputs import as_sequence_batch
+from ecg_course.models._inputs import as_sequence_batch, require_finite_batch
 
 
 class ChannelsLastConv1d(nn.Conv1d):
@@ -201,8 +201,8 @@ class LSTMFCN(nn.Module):
         self.fc = nn.Linear(hidden_size + filters_3 + side_width, num_classes)
 
     def _as_batch(self, x: torch.Tensor) -> torch.Tensor:
-        """Validate ``x`` and return it as ``(B, T, C)``."""
-        x = as_sequence_batch(x, self.in_channels)
+        """Validate ``x`` (shape, dtype, finite values) and return it as ``(B, T, C)``."""
+        x = require_finite_batch(as_sequence_batch(x, self.in_channels))
         if self.shuffle and x.shape[1] != self.seq_len:
             raise ValueError(
                 f"Expected series of length T={self.seq_len} (the model's seq_len), "
@@ -234,12 +234,15 @@ class LSTMFCN(nn.Module):
                 f"Expected side features of shape (B, {self.side_features}) with B = "
                 f"{batch_size}; got {tuple(side.shape)}."
             )
-        return [self.side(side)]
+        return [self.side(require_finite_batch(side, "side"))]
 
     def forward(self, x: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, num_classes)`` for a batch ``(B, T)`` or ``(B, T, C)``.
 
         ``side`` ``(B, F)``: the beats' side features, for a model built with them.
+
+        Raises a ValueError naming the first row of ``x`` or ``side`` that holds NaN or
+        inf: such a beat would get NaN logits, whose argmax is class 0 (normal).
         """
         x = self._as_batch(x)  # (B, T, C)
         side_features = self._side_batch(side, x.shape[0])
