@@ -119,7 +119,14 @@ def test_check_early_auc():
     model = LSTMClassifier(hidden_size=4, num_classes=2)
     X = np.random.default_rng(0).normal(size=(40, 20)).astype(np.float32)
     y = np.arange(40) % 2
-    checks.check_early_auc(lambda m, X, y, f: metrics.early_auc(m, X, y, f), model, X, y)
+
+    def whole_beats(m, X, y, fractions):
+        auc = metrics.roc_auc(y, predict_proba(m, X, precision="fp32"))
+        samples = [max(1, round(f * X.shape[1])) for f in fractions]
+        return pd.DataFrame({"fraction": fractions, "samples": samples, "roc_auc": auc})
+
+    with pytest.raises(checks.ExerciseError, match="that of the whole beat"):
+        checks.check_early_auc(whole_beats, model, X, y)
 
     def full_beats_only(m, X, y, fractions):
         return pd.DataFrame(
@@ -210,3 +217,31 @@ def test_rr_checker_cases_keep_the_columns_apart():
         for column, mistakes in enumerate(checks._rr_mistakes(peaks.astype(float), fs)):
             for values, what in mistakes:
                 assert not checks._close_where_finite(right[:, column], values), what
+
+
+def test_a_16_bit_format_the_device_cannot_run_is_left_out(monkeypatch):
+    """oneDNN has no bfloat16 LSTM on CPUs without bfloat16 instructions (it raises a
+    RuntimeError): a wrong answer must still get an ExerciseError, not that crash."""
+    model_proba = checks._model_proba
+
+    def no_bf16(model, X, batch_size=256, dtype=None):
+        if dtype is not None:
+            raise RuntimeError("could not create a primitive descriptor for the LSTM")
+        return model_proba(model, X, batch_size, dtype)
+
+    monkeypatch.setattr(checks, "_model_proba", no_bf16)
+    torch.manual_seed(0)
+    model = LSTMClassifier(hidden_size=4, num_classes=2)
+    X = np.random.default_rng(0).normal(size=(30, 12)).astype(np.float32)
+    y = np.arange(30) % 2
+    proba = predict_proba(model, X, precision="fp32")
+    with pytest.raises(checks.ExerciseError, match="not the model's probabilities"):
+        checks.check_test_metrics(y, proba[::-1], 0.5, 0.5, model, X)
+
+    def whole_beats(m, X, y, fractions):
+        auc = metrics.roc_auc(y, predict_proba(m, X, precision="fp32"))
+        samples = [max(1, round(f * X.shape[1])) for f in fractions]
+        return pd.DataFrame({"fraction": fractions, "samples": samples, "roc_auc": auc})
+
+    with pytest.raises(checks.ExerciseError, match="that of the whole beat"):
+        checks.check_early_auc(whole_beats, model, X, y)
