@@ -54,10 +54,23 @@ def validate_beats(
         raise ValueError(f"y must have shape ({len(X)},) to match {name}; got {y.shape}.")
     if not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"y must hold integer class labels; got dtype {y.dtype}.")
-    if num_classes is not None and len(y) and (y.min() < 0 or y.max() >= num_classes):
+    if num_classes is None or not len(y):
+        return
+    outside = (y < 0) | (y >= num_classes)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
         raise ValueError(
-            f"y must hold labels in 0..{num_classes - 1}; got values from {y.min()} to {y.max()}."
+            f"y must hold labels in 0..{num_classes - 1}; got values from {y.min()} to "
+            f"{y.max()} (y[{first}] = {y[first]} is not a class of num_classes={num_classes})."
         )
+
+
+def _check_num_classes(num_classes: int | None) -> None:
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 1
+    ):  # fmt: skip
+        raise ValueError(f"num_classes must be a positive integer or None; got {num_classes!r}.")
 
 
 def stratified_split(
@@ -107,13 +120,32 @@ class BeatDataset(Dataset):
         y: (n,) integer labels (stored as int64).
         side: optional (n, F) features of each beat besides its samples (e.g. its
             RR intervals, chapter 3), stored as float32.
+        num_classes: the number of classes of the model the beats are for: every
+            label must then be in 0..num_classes-1 (a label out of that range would
+            only fail later, inside the loss, or on a GPU as a device-side assert).
+            Labels must be at least 0 in any case: the loss reads label c as the
+            model's output c.
 
     Items: ``x`` float32 tensor (T, 1) (or (T, C)), ``y`` int64 scalar tensor; with ``side``,
     ``(x, side, y)`` with ``side`` float32 (F,).
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, side: np.ndarray | None = None) -> None:
-        validate_beats(X, y, channels=True)
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        side: np.ndarray | None = None,
+        num_classes: int | None = None,
+    ) -> None:
+        _check_num_classes(num_classes)
+        validate_beats(X, y, num_classes, channels=True)
+        y = np.asarray(y)
+        if len(y) and y.min() < 0:
+            first = int(np.flatnonzero(y < 0)[0])
+            raise ValueError(
+                f"y must hold class labels 0, 1, 2, ...; got y[{first}] = {y[first]}: the "
+                "loss reads label c as the model's output c, and there is no output -1."
+            )
         X = torch.as_tensor(np.asarray(X, dtype=np.float32))
         self.X = X.unsqueeze(-1) if X.dim() == 2 else X
         self.y = torch.as_tensor(np.asarray(y, dtype=np.int64))
@@ -164,6 +196,7 @@ def make_loader(
     random_prefix: float | None = None,
     prefix_multiple: int = 1,
     side: np.ndarray | None = None,
+    num_classes: int | None = None,
 ) -> DataLoader:
     """A ``DataLoader`` over :class:`BeatDataset` with a seeded shuffle.
 
@@ -172,6 +205,8 @@ def make_loader(
             least this fraction of the beat (see :class:`RandomPrefixCollate`),
             whose length is a multiple of ``prefix_multiple`` samples.
         side: optional (n, F) features of each beat (see :class:`BeatDataset`).
+        num_classes: the model's number of classes; when given, a label outside
+            0..num_classes-1 is refused here, naming it (see :class:`BeatDataset`).
 
     Batches: x float32 (B, T, 1) (T shorter with ``random_prefix``), y int64 (B,);
     with ``side``, ``(x, side, y)``, side float32 (B, F).
@@ -181,7 +216,7 @@ def make_loader(
     generator = torch.Generator().manual_seed(seed)
     collate = RandomPrefixCollate(random_prefix, seed, prefix_multiple) if random_prefix else None
     return DataLoader(
-        BeatDataset(X, y, side),
+        BeatDataset(X, y, side, num_classes),
         batch_size=batch_size,
         shuffle=shuffle,
         generator=generator,
@@ -197,6 +232,7 @@ def make_weighted_loader(
     num_samples: int | None = None,
     seed: int = 0,
     side: np.ndarray | None = None,
+    num_classes: int | None = None,
 ) -> DataLoader:
     """A ``DataLoader`` that draws beats with replacement, rare classes more often.
 
@@ -215,6 +251,8 @@ def make_weighted_loader(
             by default.
         seed: seed of the draws (the same seed gives the same batches).
         side: optional (n, F) features of each beat (see :class:`BeatDataset`).
+        num_classes: the model's number of classes; when given, a label outside
+            0..num_classes-1 is refused here, naming it (see :class:`BeatDataset`).
 
     Batches: x float32 (B, T, 1), y int64 (B,); with ``side``, ``(x, side, y)``.
     """
@@ -222,7 +260,7 @@ def make_weighted_loader(
         raise ValueError(f"alpha must be in [0, 1]; got {alpha}.")
     if num_samples is not None and num_samples < 1:
         raise ValueError(f"num_samples must be a positive number of beats; got {num_samples}.")
-    dataset = BeatDataset(X, y, side)
+    dataset = BeatDataset(X, y, side, num_classes)
     counts = torch.bincount(dataset.y).double()
     # Empty classes get weight 0 (never drawn) instead of 0 ** alpha / 0.
     per_class = torch.where(counts > 0, counts**alpha / counts.clamp(min=1), 0.0)

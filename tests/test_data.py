@@ -212,6 +212,22 @@ def test_labels_out_of_range_are_refused():
         data.validate_beats(X, np.array([0] * 9 + [7]), num_classes=5)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loaders_refuse_a_label_the_model_has_no_output_for(weighted):
+    """Label 9 with 5 classes is refused when the loader is built, naming the beat,
+    instead of failing inside the loss (or as a device-side assert on a GPU)."""
+    X, _ = _toy(10)
+    y = np.array([0, 1, 2, 3, 4, 9, 0, 1, 2, 3])
+    make = data.make_weighted_loader if weighted else data.make_loader
+    with pytest.raises(ValueError, match=r"0\.\.4.*y\[5\] = 9 is not a class of num_classes=5"):
+        make(X, y, num_classes=5)
+    with pytest.raises(ValueError, match=r"y\[2\] = -1.*no output -1"):
+        make(X, np.array([0, 1, -1, 3, 4, 0, 0, 1, 2, 3]))
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        make(X, y, num_classes=0)
+    assert len(make(X, np.minimum(y, 4), num_classes=5).dataset) == 10
+
+
 def test_split_fractions_must_make_sense():
     X, y = _toy()
     with pytest.raises(ValueError, match="summing to 1"):
