@@ -11,6 +11,10 @@ Every dataset (ECG5000 in :mod:`ecg_course.ecg5000`, MIT-BIH in
   folder, then moves it into place with :func:`os.replace` (atomic on one file
   system): a reader never sees half a file, and several processes that build the
   same cache at once (two notebooks, pytest workers) each move a whole file in.
+
+The loaders write through :func:`store_arrays`: a cache that cannot be written
+(read-only folder or file system, full disk) gives a :class:`CacheWarning` naming
+the file, and the arrays, already built, are returned all the same.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from ecg_course import sources
+from ecg_course.sources import CacheWarning
+
+__all__ = [
+    "KEY_ARRAY", "VERSION", "CacheWarning", "cache_key", "cache_path", "read_arrays",
+    "store_arrays", "write_arrays",
+]  # fmt: skip
 
 VERSION = 2
 """Bump when the processing of any dataset changes, so that every old cache is rebuilt."""
@@ -68,6 +79,28 @@ def write_arrays(path: Path, key: str, arrays: Mapping[str, np.ndarray]) -> None
             os.remove(tmp_name)
 
 
+def store_arrays(path: Path, key: str, arrays: Mapping[str, np.ndarray]) -> bool:
+    """:func:`write_arrays`, but a cache that cannot be written is not an error.
+
+    Returns True when the file was written. Any ``OSError`` (a read-only folder or
+    file system, a full disk, a file where the folder should be) gives a
+    :class:`CacheWarning` naming ``path`` and the reason instead, and False: the
+    caller has the arrays and returns them; they are built again next time.
+    """
+    try:
+        write_arrays(path, key, arrays)
+    except OSError as error:
+        warnings.warn(
+            f"Could not write the cache file {path} ({error}). The data are loaded all the "
+            f"same, but will be built again next time: set {sources.CACHE_ENV} to a "
+            "writable folder with free space to keep them.",
+            CacheWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
+
+
 def read_arrays(path: Path, key: str, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
     """The arrays ``names`` of the cache file ``path``, or None when it cannot be trusted.
 
@@ -75,9 +108,9 @@ def read_arrays(path: Path, key: str, names: tuple[str, ...]) -> dict[str, np.nd
     (and the key), or stores another key. Checking the values (shapes, ranges) is
     the caller's job.
     """
-    if not path.is_file():
-        return None
     try:
+        if not path.is_file():  # (is_file raises PermissionError on an unreadable folder)
+            return None
         with np.load(path, allow_pickle=False) as data:
             if set(data.files) != {*names, KEY_ARRAY} or str(data[KEY_ARRAY]) != key:
                 return None

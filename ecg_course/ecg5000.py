@@ -105,11 +105,13 @@ def _read_part(part: str) -> tuple[np.ndarray, np.ndarray]:
             X, y = _parse_ucr_rows(member)
         _check(X, y, part, ZIP_URL)
     except (ValueError, KeyError, zipfile.BadZipFile) as error:
-        zip_path.unlink(missing_ok=True)  # our own cached download: fetch it afresh next time
-        raise ValueError(
-            f"{error} The downloaded {zip_path.name} was removed from the cache; "
-            "run again to download it anew."
-        ) from error
+        try:
+            zip_path.unlink(missing_ok=True)  # our own cached download: fetch it afresh next time
+            done = f"The downloaded {zip_path.name} was removed from the cache; run again to "
+            done += "download it anew."
+        except OSError as unlink_error:  # a read-only cache
+            done = f"The downloaded {zip_path} could not be removed ({unlink_error}); remove it."
+        raise ValueError(f"{error} {done}") from error
     return X, y
 
 
@@ -119,12 +121,10 @@ def _download_zip() -> Path:
     level = logger.level
     logger.setLevel("WARNING")  # no "use this known_hash" advice: the values are checked
     try:
-        return Path(
-            pooch.retrieve(
-                ZIP_URL, known_hash=None, path=folder, fname="ECG5000.zip", progressbar=True
-            )
-        )
+        return sources.retrieve(ZIP_URL, None, folder, "ECG5000.zip", progress=True)
     except Exception as error:
+        if sources.cannot_write(error):  # the cache and the temporary folder: retrieve named both
+            raise
         raise ConnectionError(
             f"Could not download ECG5000 from {ZIP_URL} ({error}). Offline? Set "
             f"{sources.DATA_ENV} to a folder holding ecg5000/ECG5000_TRAIN.tsv and "
@@ -173,7 +173,7 @@ def load_ecg5000(cache: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray
                 pass  # tampered with: rebuild below
     X_train, y_train = _read_part("TRAIN")
     X_test, y_test = _read_part("TEST")
-    if cache:
+    if cache:  # a cache that cannot be written only warns (CacheWarning)
         arrays = (X_train, y_train, X_test, y_test)
-        array_cache.write_arrays(path, key, dict(zip(_CACHE_ARRAYS, arrays, strict=True)))
+        array_cache.store_arrays(path, key, dict(zip(_CACHE_ARRAYS, arrays, strict=True)))
     return X_train, y_train, X_test, y_test

@@ -183,12 +183,20 @@ class RecordBeats(NamedTuple):
 
 def _fetch_record(record: str, progress: bool = False) -> Path:
     """Fetch (and verify) the three files of ``record``; return the record's path stem."""
-    paths = [
-        sources.fetch(
-            f"mitdb/{record}.{ext}", sources.PHYSIONET_MITDB_URL + f"{record}.{ext}", progress
-        )
-        for ext in ("hea", "dat", "atr")
-    ]
+
+    def fetch_all() -> list[Path]:
+        return [
+            sources.fetch(
+                f"mitdb/{record}.{ext}", sources.PHYSIONET_MITDB_URL + f"{record}.{ext}", progress
+            )
+            for ext in ("hea", "dat", "atr")
+        ]
+
+    paths = fetch_all()
+    if len({path.parent for path in paths}) > 1 and sources.local_data_dir() is None:
+        # The cache could not take one of them, which went to a temporary folder: now
+        # that folder serves all three (sources.retrieve copies the others there).
+        paths = fetch_all()
     stems = {path.with_suffix("") for path in paths}
     if len(stems) != 1:  # e.g. a partly filled local folder: copy to one place
         raise FileNotFoundError(f"The files of record {record} are not in one folder: {paths}")
@@ -493,7 +501,8 @@ def _build_cached(records: Sequence[str | int], progress: bool) -> _Arrays:
     if cached is not None:
         return cached
     X, y, ids, rr = _build(records, progress)
-    cache.write_arrays(path, key, {"X": X, "y": y, "record_ids": ids, "rr": rr})
+    # A cache that cannot be written only warns (CacheWarning): the beats are returned.
+    cache.store_arrays(path, key, {"X": X, "y": y, "record_ids": ids, "rr": rr})
     return X, y, ids, rr
 
 

@@ -12,15 +12,22 @@ Three sources, tried in this order:
    timeseriesclassification.com archive for ECG5000, see :mod:`ecg_course.ecg5000`).
 
 Downloads land in ``ECG_COURSE_CACHE`` (default: the OS cache folder, e.g.
-``~/.cache/ecg_course``). pooch writes to a temporary file and moves it into
-place only once its hash is right, so a failed or corrupted download never
-leaves a half file behind.
+``~/.cache/ecg_course``; ``~`` is expanded). pooch writes to a temporary file and
+moves it into place only once its hash is right, so a failed or corrupted download
+never leaves a half file behind. A cache folder that cannot be written (read-only,
+on a read-only file system, or on a full disk) never fails a load: the files are
+downloaded into a temporary folder instead, with a :class:`CacheWarning` naming the
+folder (see :func:`retrieve`); files already in a read-only cache are read there.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
+import tempfile
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -47,10 +54,108 @@ def registry() -> dict[str, str]:
     return entries
 
 
+class CacheWarning(UserWarning):
+    """The cache could not be written: the data are loaded all the same, but will be
+    downloaded or built again next time."""
+
+
+_WRITE_ERRNOS = {
+    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.ENOTDIR, errno.EEXIST,
+    getattr(errno, "EDQUOT", errno.ENOSPC),
+}  # fmt: skip
+
+
+def cannot_write(error: BaseException) -> bool:
+    """True when ``error`` says a file or folder could not be written (permission,
+    read-only file system, full disk or quota, a file where a folder should be)."""
+    return isinstance(error, PermissionError | NotADirectoryError | FileExistsError) or (
+        isinstance(error, OSError) and error.errno in _WRITE_ERRNOS
+    )
+
+
 def cache_dir() -> Path:
-    """Folder where downloads and processed arrays are cached."""
+    """Folder where downloads and processed arrays are cached (``~`` expanded)."""
     path = os.environ.get(CACHE_ENV)
-    return Path(path) if path else Path(pooch.os_cache("ecg_course"))
+    return Path(path).expanduser() if path else Path(pooch.os_cache("ecg_course"))
+
+
+_FALLBACKS: dict[Path, Path] = {}
+"""Cache folders that could not be written in this process -> the temporary folder used instead."""
+
+
+@cache
+def _fallback_root() -> Path:
+    return Path(tempfile.mkdtemp(prefix="ecg_course-cache-"))
+
+
+def _fall_back(folder: Path, error: OSError) -> Path:
+    """The temporary folder that stands in for ``folder``, with a warning the first time."""
+    if folder not in _FALLBACKS:
+        # pooch's own PermissionError adds "Will not be able to download": say the cause only
+        reason = error.__cause__ if isinstance(error.__cause__, OSError) else error
+        _FALLBACKS[folder] = (
+            _fallback_root() / hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+        )
+        warnings.warn(
+            f"Could not write to the cache folder {folder} ({reason}). Downloading into the "
+            f"temporary folder {_FALLBACKS[folder]} instead, which is not kept: set "
+            f"{CACHE_ENV} to a writable folder with free space to keep the downloads.",
+            CacheWarning,
+            stacklevel=3,
+        )
+    return _FALLBACKS[folder]
+
+
+def retrieve(
+    url: str, known_hash: str | None, folder: Path, fname: str, progress: bool = False
+) -> Path:
+    """``pooch.retrieve`` of ``url`` into ``folder / fname``, never failing for the cache.
+
+    A file already in ``folder`` with the right hash is read there, written or not.
+    When ``folder`` cannot be written (see :func:`cannot_write`), the file goes to a
+    temporary folder instead, with a :class:`CacheWarning` naming ``folder`` (once per
+    folder and process); from then on every file of ``folder`` is served from that
+    temporary folder (those already in ``folder`` are copied there, never moved), so
+    that the files of one record stay together.
+
+    Raises:
+        OSError: neither ``folder`` nor the temporary folder could take the file (the
+            message names both); other errors are pooch's (a hash mismatch is a
+            ValueError, a failed download a ``requests`` error).
+    """
+
+    def into(path: Path) -> Path:
+        return Path(
+            pooch.retrieve(url, known_hash=known_hash, fname=fname, path=path, progressbar=progress)
+        )
+
+    fallback = _FALLBACKS.get(folder)
+    if fallback is None:
+        try:
+            return into(folder)
+        except OSError as error:
+            if not cannot_write(error):
+                raise
+            fallback = _fall_back(folder, error)
+    elif (folder / fname).is_file() and not (fallback / fname).is_file():
+        try:
+            kept = into(folder)  # verified in place, or re-downloaded where it was damaged
+            fallback.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kept, fallback / fname)
+        except OSError as error:
+            if not cannot_write(error):
+                raise
+    try:
+        return into(fallback)
+    except OSError as error:
+        if not cannot_write(error):
+            raise
+        raise OSError(
+            error.errno,
+            f"Could not write {fname} to the cache folder {folder} nor to the temporary "
+            f"folder {fallback} ({error}). Free some disk space, or set {CACHE_ENV} to a "
+            "writable folder.",
+        ) from error
 
 
 def local_data_dir() -> Path | None:
@@ -133,19 +238,15 @@ def fetch(name: str, upstream_url: str | None = None, progress: bool = False) ->
         raise FileNotFoundError(f"No source for {name}: set {DATA_ENV} or {MIRROR_ENV}.")
     target = cache_dir() / "raw" / name
     try:
-        downloaded = pooch.retrieve(
-            url,
-            known_hash=f"sha256:{expected}",
-            fname=target.name,
-            path=target.parent,
-            progressbar=progress,
-        )
+        downloaded = retrieve(url, f"sha256:{expected}", target.parent, target.name, progress)
     except ValueError as error:  # pooch's hash mismatch; its temporary file is gone
         raise ValueError(
             f"Checksum mismatch for {name} downloaded from {url}: expected SHA-256 "
             f"{expected}. Nothing was kept in {target.parent}. ({error})"
         ) from error
     except Exception as error:
+        if cannot_write(error):  # the cache and the temporary folder: retrieve named both
+            raise
         raise ConnectionError(
             f"Could not download {name} from {url} ({type(error).__name__}: {error}). "
             f"Offline? Set {DATA_ENV} to a folder that holds the course data "
