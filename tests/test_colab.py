@@ -6,6 +6,7 @@ A virtual environment gets Colab's versions of the packages that matter to the c
 in IPython, with one change: the requirement points at this checkout instead of
 GitHub. The test compares every installed version before and after, then runs the
 package's unit tests and chapter 1's solution notebook in that environment.
+``tests/test_colab_cell.py`` tests the cell's logic (``ecg_course/colab.py``) quickly.
 
 Where this differs from Colab, on purpose:
 
@@ -29,7 +30,6 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -153,9 +153,10 @@ def _install_cell(path: Path) -> str:
 def test_notebooks_share_one_install_cell():
     cells = {path.name: _install_cell(path) for path in NOTEBOOKS}
     assert len(set(cells.values())) == 1, f"the install cells differ: {cells}"
-    assert REQUIREMENT.search(cells[NOTEBOOKS[0].name]), (
-        f"expected the install cell to install {REQUIREMENT.pattern}"
-    )
+    cell = cells[NOTEBOOKS[0].name]
+    assert REQUIREMENT.search(cell), f"expected the install cell to install {REQUIREMENT.pattern}"
+    # %pip does not raise when pip fails: the cell runs pip itself and stops on a failure
+    assert "%pip" not in cell and "subprocess.run(" in cell and "install()" in cell, cell
 
 
 def test_snapshot_is_colabs_and_admitted_by_pyproject(snapshot):
@@ -174,14 +175,6 @@ def test_snapshot_is_colabs_and_admitted_by_pyproject(snapshot):
     )
 
 
-def _pip_args(cell: str, constraints: Path) -> list[str]:
-    """The arguments of the cell's ``%pip install``, with our constraints and checkout."""
-    line = next(x.strip() for x in cell.splitlines() if x.strip().startswith("%pip install"))
-    args = shlex.split(line)[2:]
-    args[args.index("-c") + 1] = str(constraints)
-    return [f"ecg_course @ {ROOT.as_uri()}" if a.startswith("ecg_course @ ") else a for a in args]
-
-
 # Colab's pandas a year before the snapshot; every wfdb release that reads MIT-BIH under
 # numpy 2 (4.2+) needs pandas>=2.2.3, and pyproject.toml asks for wfdb>=4.2.
 YEAR_OLD_PANDAS = "2.2.2"
@@ -189,13 +182,15 @@ YEAR_OLD_PANDAS = "2.2.2"
 
 def test_year_old_runtime_stops_with_pips_conflict_instead_of_upgrading(colab_venv, tmp_path):
     """On a runtime with pandas 2.2.2 the cell's install must not upgrade pandas: pip,
-    bound by the cell's constraints, refuses and names the conflict (a dry run)."""
+    given ecg_course's dependencies within the runtime's versions as ``colab.install``
+    gives them, refuses and names the conflict (a dry run)."""
     versions = {**colab_venv, "pandas": YEAR_OLD_PANDAS}
     constraints = tmp_path / "colab.txt"
-    constraints.write_text("".join(f"{n}=={v}\n" for n, v in versions.items()))
-    args = _pip_args(_install_cell(CHAPTER_1), constraints)
+    constraints.write_text(colab.constraints(versions))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    command, *args = colab.install_args(constraints, project["dependencies"])
     dry = subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "--dry-run", *args],
+        [str(PYTHON), "-m", "pip", command, "--dry-run", *args],
         capture_output=True,
         text=True,
     )
