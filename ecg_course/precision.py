@@ -21,12 +21,20 @@ other CPUs bfloat16 is emulated and slower than float32, so ``"auto"`` checks.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
-__all__ = ["PRECISIONS", "Precision", "cpu_bf16_support", "resolve_precision"]
+__all__ = [
+    "PRECISIONS",
+    "Precision",
+    "cpu_bf16_support",
+    "lstm_runs_in",
+    "require_lstm_support",
+    "resolve_precision",
+]
 
 PrecisionName = Literal["auto", "bf16", "fp16", "fp32"]
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp16", "fp32")
@@ -75,6 +83,46 @@ def cpu_bf16_support() -> str | None:
     if getattr(cpu, "_is_avx512_bf16_supported", lambda: False)():
         return "AVX512-BF16"
     return None
+
+
+@functools.cache
+def _lstm_probe(name: str, device_type: str) -> str | None:
+    """Run a tiny LSTM forward and backward under autocast; the error, or None if it ran."""
+    lstm = torch.nn.LSTM(1, 4, batch_first=True).to(device_type)
+    x = torch.rand(2, 3, 1, device=device_type)
+    try:
+        with Precision(name, device_type, "probe").autocast():  # type: ignore[arg-type]
+            output, _ = lstm(x)
+        output.float().sum().backward()
+    except RuntimeError as error:
+        return str(error).split(". ")[0]  # oneDNN appends advice on its verbose mode
+    return None
+
+
+def lstm_runs_in(precision: Precision) -> bool:
+    """Whether this device's kernels run an ``nn.LSTM`` in ``precision``'s format.
+
+    Not every 16-bit format that autocast accepts has an LSTM kernel: on a CPU, oneDNN
+    has no float16 LSTM, and no bfloat16 LSTM on CPUs without AVX-512 (bfloat16
+    convolutions still run there, emulated). Measured once per format and device by
+    running a tiny LSTM, since the CPU's feature flags do not say it.
+    """
+    if precision.name == "fp32":
+        return True
+    return _lstm_probe(precision.name, precision.device_type) is None
+
+
+def require_lstm_support(precision: Precision) -> None:
+    """Raise ``ValueError`` naming the format and what to use instead, when a model
+    with an LSTM cannot run in ``precision`` here (instead of oneDNN's own error,
+    "could not create a primitive descriptor", in the middle of a forward pass)."""
+    if not lstm_runs_in(precision):
+        cause = _lstm_probe(precision.name, precision.device_type)
+        raise ValueError(
+            f"precision={precision.name!r} cannot run an LSTM on this {precision.device_type}"
+            f" (PyTorch says: {cause}). Use precision=\"auto\" (it picks a format this"
+            ' hardware runs) or "fp32".'
+        )
 
 
 def resolve_precision(

@@ -16,7 +16,12 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ecg_course.models._inputs import as_sequence_batch, as_side_batch, require_finite
-from ecg_course.precision import Precision, PrecisionName, resolve_precision
+from ecg_course.precision import (
+    Precision,
+    PrecisionName,
+    require_lstm_support,
+    resolve_precision,
+)
 
 __all__ = [
     "Evaluation",
@@ -29,6 +34,20 @@ __all__ = [
     "seed_everything",
 ]
 
+
+
+def _precision_for(
+    model: nn.Module,
+    precision: PrecisionName | Precision,
+    device: torch.device | str,
+    announce: bool = False,
+) -> Precision:
+    """Resolve ``precision`` on ``device``; refuse, naming the format, one in which this
+    device cannot run the model's ``nn.LSTM`` (see :func:`~ecg_course.precision.lstm_runs_in`)."""
+    chosen = resolve_precision(precision, device, announce=announce)
+    if any(isinstance(module, nn.LSTM) for module in model.modules()):
+        require_lstm_support(chosen)
+    return chosen
 
 def seed_everything(seed: int = 42) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) so that runs repeat."""
@@ -69,7 +88,7 @@ def run_epoch(
     training = optimizer is not None
     if scheduler is not None and not training:
         raise ValueError("a scheduler needs an optimizer: it steps after each weight update.")
-    precision = resolve_precision(precision, device)
+    precision = _precision_for(model, precision, device)
     if training and scaler is None:
         scaler = precision.grad_scaler()
     model.train(training)
@@ -120,7 +139,7 @@ def evaluate(
     ``criterion`` defaults to cross-entropy; the softmax is taken in float32.
     """
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
-    precision = resolve_precision(precision, device)
+    precision = _precision_for(model, precision, device)
     model.eval()
     total_loss, probas, labels = 0.0, [], []
     for *inputs, y in loader:
@@ -193,7 +212,7 @@ def fit(
         raise ValueError(f'step_scheduler must be "epoch" or "batch"; got {step_scheduler!r}.')
     batch_scheduler = scheduler if step_scheduler == "batch" else None
     device = get_device() if device is None else torch.device(device)
-    precision = resolve_precision(precision, device, announce=progress)
+    precision = _precision_for(model, precision, device, announce=progress)
     scaler = precision.grad_scaler()
     model.to(device)
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
@@ -273,7 +292,7 @@ def predict_proba(
     extra = []
     if side is not None:
         extra = [as_side_batch(side, len(X))]
-    precision = resolve_precision(precision, device)
+    precision = _precision_for(model, precision, device)
     model.eval()
     chunks = []
     for start in range(0, len(X), batch_size):

@@ -6,13 +6,19 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from toy_beats import AGREEMENT, PROBA_TOLERANCE, small_lstm_fcn, toy_beats
+from toy_beats import (
+    AGREEMENT,
+    PROBA_TOLERANCE,
+    needs_cpu_bf16_lstm,
+    small_lstm_fcn,
+    toy_beats,
+)
 
 from ecg_course import precision as precision_module
 from ecg_course import training
 from ecg_course.data import make_loader
 from ecg_course.models import LSTMFCN
-from ecg_course.precision import resolve_precision
+from ecg_course.precision import lstm_runs_in, resolve_precision
 from ecg_course.training import evaluate, fit, predict_proba, run_epoch, seed_everything
 
 
@@ -51,6 +57,7 @@ def test_an_explicit_choice_is_honoured_and_a_wrong_one_explained():
         resolve_precision("bf16", "mps")
 
 
+@needs_cpu_bf16_lstm
 def test_the_choice_is_announced_once(capsys, monkeypatch):
     monkeypatch.setattr(precision_module, "_announced", set())
     monkeypatch.setattr(precision_module, "cpu_bf16_support", lambda: "AMX")
@@ -71,6 +78,7 @@ def trained() -> tuple[LSTMFCN, np.ndarray, np.ndarray]:
     return model, X[384:], y[384:]
 
 
+@needs_cpu_bf16_lstm
 def test_bf16_and_fp32_predictions_agree_on_a_trained_model(trained):
     model, X, y = trained
     fp32 = predict_proba(model, X, precision="fp32")
@@ -82,7 +90,10 @@ def test_bf16_and_fp32_predictions_agree_on_a_trained_model(trained):
     np.testing.assert_allclose(bf16.sum(1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize(("name", "make_model"), [("bf16", small_lstm_fcn), ("fp16", ConvNet)])
+@pytest.mark.parametrize(
+    ("name", "make_model"),
+    [pytest.param("bf16", small_lstm_fcn, marks=needs_cpu_bf16_lstm), ("fp16", ConvNet)],
+)
 def test_a_short_mixed_precision_training_lowers_the_loss(name, make_model):
     seed_everything(1)
     X, y = toy_beats(n=192)
@@ -118,6 +129,23 @@ def test_fp16_scales_the_loss(monkeypatch):
     run_epoch(model, make_loader(X, y, 16), nn.CrossEntropyLoss(),
               torch.optim.Adam(model.parameters()), precision="bf16")  # fmt: skip
     assert calls and not any(enabled for enabled, _ in calls)  # bf16 needs no scaling
+
+
+def test_an_lstm_in_a_format_the_device_cannot_run_is_refused_by_name(monkeypatch):
+    """Where oneDNN has no kernel (fp16 LSTM on any CPU; bf16 without AVX-512), the
+    training loop and predict_proba say which format and what to use, before the model
+    runs, instead of oneDNN's "could not create a primitive descriptor"."""
+    assert not lstm_runs_in(resolve_precision("fp16", "cpu"))
+    assert lstm_runs_in(resolve_precision("fp32", "cpu"))
+    X, y = toy_beats(n=32)
+    model = small_lstm_fcn()
+    message = r"precision=.fp16. cannot run an LSTM on this cpu .*precision=\"auto\""
+    with pytest.raises(ValueError, match=message):
+        predict_proba(model, X, precision="fp16")
+    with pytest.raises(ValueError, match=message):
+        fit(model, make_loader(X, y, 16), None, epochs=1, device="cpu", progress=False,
+            precision="fp16")  # fmt: skip
+    assert predict_proba(ConvNet(), X, precision="fp16").shape == (32, 3)  # no LSTM: runs
 
 
 def test_evaluate_gives_the_loss_probabilities_and_labels_in_one_pass(trained):

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ecg_course.models import LSTMFCN
+from ecg_course.precision import lstm_runs_in, resolve_precision
+
+# Tests that run an LSTM in bfloat16 on the CPU: oneDNN has no such kernel on CPUs
+# without AVX-512 (an AMD Zen 3, for one), where those tests are skipped, saying why.
+needs_cpu_bf16_lstm = pytest.mark.skipif(
+    not lstm_runs_in(resolve_precision("bf16", "cpu")),
+    reason="this CPU has no bfloat16 LSTM kernel (oneDNN needs AVX-512 for it)",
+)
 
 # bf16 keeps 7 mantissa bits (relative error ~0.4% per operation): on a trained model
 # the probabilities of the two paths differ by a few hundredths at most, and the
