@@ -7,7 +7,10 @@ otherwise, e.g. "validation set has 800 rows, expected 1,000".
 Where a checker can recompute the right answer it does, and compares the whole
 answer with it; when they differ it recomputes the answers that the usual
 mistakes give (another class column, argmax labels, a split without
-``random_state``...) so that the message names the mistake that was made.
+``random_state``...) so that the message names the mistake that was made. A
+message names a mistake only when the answer equals what that mistake gives
+(:func:`_name_mistake`); otherwise it says what differs (which rows, which values)
+without guessing a cause, and a wrong answer never crashes a checker.
 """
 
 from __future__ import annotations
@@ -75,6 +78,18 @@ def _expect_metric(
     raise ExerciseError(f"{name} is {value:.4f}, expected {expected:.4f}: {hint}")
 
 
+def _name_mistake(same: Callable[[object], bool], mistakes) -> None:
+    """Raise the message of the first mistake whose result the answer equals.
+
+    ``mistakes``: pairs (what that mistake gives, or a function of no arguments that
+    computes it, the message that names it); ``same(result)``: whether the answer equals
+    that result. A result of ``None`` (the mistake cannot be made here) is skipped."""
+    for gives, message in mistakes:
+        result = gives() if callable(gives) else gives
+        if result is not None and same(result):
+            raise ExerciseError(message)
+
+
 def _call_answer(function: Callable, call: str, where: str, *args):
     """``function(*args)``; a student's crash becomes an ExerciseError saying where it came from."""
     try:
@@ -86,6 +101,12 @@ def _call_answer(function: Callable, call: str, where: str, *args):
         raise ExerciseError(
             f"{name} raised {type(error).__name__}: {error} (called as {call} for {where})."
         ) from error
+
+
+def _shown(values) -> list[float]:
+    """``values`` as a list of floats to 4 decimals, for a message (float32 -> float64 first,
+    so that 0.2748 does not print as 0.27480000257492065)."""
+    return np.round(np.asarray(values, dtype=np.float64), 4).tolist()
 
 
 def _passed(message: str) -> None:
@@ -1308,6 +1329,7 @@ def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, st
     local = _rr_window(pre, K)
     record = np.full(n, rr.mean())
     in_samples = "in samples: divide the differences of r_peaks by fs to get seconds"
+    in_ms = "in milliseconds: keep seconds, the differences of t = r_peaks / fs"
     swapped = (
         "that is {other}: pre and post are swapped; pre_rr = t[i] - t[i-1] is the interval "
         "BEFORE the beat, post_rr = t[i+1] - t[i] the one after it"
@@ -1315,10 +1337,11 @@ def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, st
     local_what = f"local_rr is the mean pre_rr of the beat and the {K - 1} beats before it"
     ratio = {4: ("pre_rr", pre), 5: ("post_rr", post), 6: ("local_rr", local)}
     mistakes: list[list[tuple[np.ndarray, str]]] = [
-        [(pre * fs, in_samples), (post, swapped.format(other="post_rr"))],
-        [(post * fs, in_samples), (pre, swapped.format(other="pre_rr"))],
+        [(pre * fs, in_samples), (pre * 1000, in_ms), (post, swapped.format(other="post_rr"))],
+        [(post * fs, in_samples), (post * 1000, in_ms), (pre, swapped.format(other="pre_rr"))],
         [
             (local * fs, in_samples),
+            (local * 1000, in_ms),
             (
                 _rr_window(pre, K, start=-1),
                 f"the mean of the {K} beats BEFORE the beat, without the beat itself: "
@@ -1349,6 +1372,7 @@ def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, st
         ],
         [
             (record * fs, in_samples),
+            (record * 1000, in_ms),
             (
                 np.full(n, np.median(rr)),
                 "the median RR interval: record_rr is the mean, (t[-1] - t[0]) / (n - 1)",
@@ -1467,9 +1491,12 @@ def _rr_column(got: np.ndarray, want: np.ndarray, column: int, mistakes, where: 
         return
     n = len(g)
     head = f"column {column} ({name}) of rr_by_hand for {where}"
-    for candidate, what in mistakes[column]:
-        _expect(not _close_where_finite(g, candidate), f"{head} is wrong: {what}.")
+    _name_mistake(
+        lambda candidate: _close_where_finite(g, candidate),
+        [(candidate, f"{head} is wrong: {what}.") for candidate, what in mistakes[column]],
+    )
     bad = np.flatnonzero(~np.isclose(g, w, rtol=1e-5, atol=1e-7))
+    _expect(len(bad) > 0, f"{head} differs from mitbih.rr_features. " + _RR_DEFINITIONS[column])
     first, last = bad[0], bad[-1]
     if column in (0, 4, 7):  # the first beat's pre-RR
         _expect(
@@ -1494,12 +1521,12 @@ def _rr_column(got: np.ndarray, want: np.ndarray, column: int, mistakes, where: 
             f"pre_rr of the beats there are (fewer than {k}: the mean of "
             "pre_rr[0 : i + 1]).",
         )
-    _expect(
-        bool(np.isfinite(g).all()),
-        f"{head} holds NaN or inf at beat {np.flatnonzero(~np.isfinite(g))[0]}: every beat "
-        "has a value (the first beat takes its post-RR as pre-RR, the last its pre-RR as "
-        "post-RR).",
-    )
+    if not np.isfinite(g).all():  # the message indexes a non-finite value: only when there is one
+        raise ExerciseError(
+            f"{head} holds NaN or inf at beat {np.flatnonzero(~np.isfinite(g))[0]}: every beat "
+            "has a value (the first beat takes its post-RR as pre-RR, the last its pre-RR as "
+            "post-RR)."
+        )
     raise ExerciseError(
         f"{head}: beat {first} has {name} = {g[first]:.6g}, expected {w[first]:.6g}. "
         + _RR_DEFINITIONS[column]

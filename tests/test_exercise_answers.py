@@ -1355,9 +1355,9 @@ def _rr_pandas(r_peaks, fs):
 
 def _rr_student(r_peaks, fs, seconds=True, window=10, own_beat=True, ahead=False,
                 record="mean", invert_ratios=False, invert_pre_post=False, swap=False,
-                order=None):  # fmt: skip
+                order=None, unit=1, percent=False):  # fmt: skip
     """A whole answer; each keyword is one mistake a student makes."""
-    t = np.asarray(r_peaks, dtype=float) / (fs if seconds else 1)
+    t = unit * np.asarray(r_peaks, dtype=float) / (fs if seconds else 1)
     rr = np.diff(t)
     pre, post = np.r_[rr[0], rr], np.r_[rr, rr[-1]]
     if swap:  # "pre" taken as the interval to the next beat
@@ -1369,6 +1369,7 @@ def _rr_student(r_peaks, fs, seconds=True, window=10, own_beat=True, ahead=False
         local = series.rolling(window, min_periods=1).mean().to_numpy()
     rec = {"mean": rr.mean(), "median": np.median(rr), "pre column": pre.mean()}[record]
     ratios = [rec / x if invert_ratios else x / rec for x in (pre, post, local)]
+    ratios = [100 * r for r in ratios] if percent else ratios
     columns = [pre, post, local, np.full(len(t), rec), *ratios,
                post / pre if invert_pre_post else pre / post]  # fmt: skip
     return np.column_stack([columns[k] for k in order or range(8)])
@@ -1471,6 +1472,15 @@ WRONG_RR = {
     "transposed": (_rr_transposed, "the eight features are the rows"),
     "seven columns": (_rr_seven_columns, "1 column.*missing.*Not found: pre_post_ratio"),
     "nine columns": (_rr_with_times, r"1 column\(s\) too many.*Column\(s\) \[0\] are none"),
+    "intervals in milliseconds": (_rr(_rr_student, unit=1000), r"pre_rr.*in milliseconds"),
+    "local mean over 5 beats": (
+        _rr(_rr_student, window=5),
+        r"column 2 \(local_rr\) .*: beat 5 has local_rr = 0\.\d+, expected 0\.\d+\. local_rr is",
+    ),
+    "ratios as percentages": (
+        _rr(_rr_student, percent=True),
+        r"column 4 \(pre_rr_ratio\) .*: beat 0 has pre_rr_ratio = \d+\.?\d*, expected",
+    ),
 }
 
 VALID_RR = {
