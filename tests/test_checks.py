@@ -184,7 +184,7 @@ def test_chapter_two_checkers():
 def test_beat_matching_follows_wfdb_on_the_hand_made_cases():
     """wfdb matches closer than window_width (strict), a contested detection to the nearer
     beat: the hand-made cases and their messages rely on it."""
-    expected = ([0, -1, -1, 3, -1], [0, -1, 1, 2, 3, -1], [2, 4, -1])
+    expected = ([0, -1, -1, 3, -1], [0, -1, 1, 2, 3, -1], [2, 4, -1], [0, 1, 2], [0, 3])
     tolerance = checks._MATCH_TOLERANCE
     for (_, reference, detected), want in zip(checks._MATCH_CASES, expected, strict=True):
         got = checks._wfdb_matches(np.array(reference), np.array(detected), tolerance)
@@ -245,3 +245,14 @@ def test_a_16_bit_format_the_device_cannot_run_is_left_out(monkeypatch):
 
     with pytest.raises(checks.ExerciseError, match="that of the whole beat"):
         checks.check_early_auc(whole_beats, model, X, y)
+
+
+def test_the_matching_rule_is_wfdbs_on_the_checkers_cases():
+    """The rule the checker applies at another tolerance (to name a tolerance converted
+    with fs) gives wfdb's matches at the checker's tolerance, on every case."""
+    tolerance = checks._MATCH_TOLERANCE
+    cases = [(np.array(r), np.array(d)) for _, r, d in checks._MATCH_CASES]
+    for reference, detected in [*cases, checks._random_beats()]:
+        rule = checks._nearest_rule(reference, detected, tolerance)
+        wfdb = checks._wfdb_matches(reference, detected, tolerance)
+        assert not len(checks._differs(rule, wfdb, reference, detected))

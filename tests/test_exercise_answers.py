@@ -1610,6 +1610,29 @@ def _match_per_detection(reference, detected, tolerance):
     return beats
 
 
+def _match_mutual(reference, detected, tolerance):
+    """Mutual nearest neighbours: a beat and a detection that are each other's nearest."""
+    reference, detected = np.asarray(reference), np.asarray(detected)
+    matches = np.full(len(reference), -1)
+    for i, r in enumerate(reference):
+        j = int(np.argmin(np.abs(detected - r)))
+        nearest_beat = int(np.argmin(np.abs(reference - detected[j])))
+        if abs(int(detected[j]) - int(r)) < tolerance and nearest_beat == i:
+            matches[i] = j
+    return matches
+
+
+def _match_last_claimant(reference, detected, tolerance):
+    """Each detection to its nearest beat, overwriting the one it had: the last one wins."""
+    reference = np.asarray(reference)
+    matches = np.full(len(reference), -1)
+    for j, d in enumerate(detected):
+        i = int(np.argmin(np.abs(reference - d)))
+        if abs(int(reference[i]) - int(d)) < tolerance:
+            matches[i] = j
+    return matches
+
+
 _m = functools.partial
 
 WRONG_MATCHING = {
@@ -1619,12 +1642,25 @@ WRONG_MATCHING = {
         "exactly 54 samples away.*strict",
     ),
     "tolerance taken for seconds (times fs)": (
+        lambda r, d, t: _match_searchsorted(r, d, t * 360),
+        "tolerance of 19,440 samples, the tolerance multiplied by fs.*do not convert it with fs",
+    ),
+    "tolerance times fs, first free detection": (
         _m(_match_loop, within=lambda d, t: d < t * 360),
-        "beyond the tolerance.*do not convert it with fs",
+        r"^(?!.*with fs).*samples away, beyond the tolerance of 54 samples",
+    ),
+    "tolerance halved": (
+        lambda r, d, t: _match_searchsorted(r, d, t / 2),
+        r"^(?!.*with fs).*beat 0 \(at 1000\) has no match, but detection 0 \(at 1053\) is 53 "
+        "samples away",
+    ),
+    "tolerance doubled": (
+        lambda r, d, t: _match_searchsorted(r, d, 2 * t),
+        r"^(?!.*with fs).*55 samples away, beyond the tolerance of 54 samples",
     ),
     "tolerance taken for seconds (divided by fs)": (
         _m(_match_loop, within=lambda d, t: d < t / 360),
-        "only detections at the very sample.*do not convert it with fs",
+        r"tolerance of 0\.15 samples, the tolerance divided by fs.*do not convert it with fs",
     ),
     "the matched detections only": (_m(_match_loop, output="matched"), "per matched detection"),
     "one entry per detection": (_match_per_detection, "one entry per detection"),
@@ -1635,6 +1671,19 @@ WRONG_MATCHING = {
     "None for a missed beat": (_m(_match_loop, mark=None), "None for some beats"),
     "a detection to an earlier beat": (_match_loop, "nearer to annotated beat 2"),
     "the first detection near a beat": (_match_detection_first, "detection 2 .* is nearer"),
+    "mutual nearest neighbours": (
+        _match_mutual,
+        r"beat 0 \(at 1000\) has no match, but detection 0 \(at 960\) is 40 samples away",
+    ),
+    "the last claimant wins": (
+        _match_last_claimant,
+        r"^(?!.*first one).*beat 0 \(at 500\) is matched to detection 1 .*detection 0 "
+        r"\(at 495\) is nearer",
+    ),
+    "a list": (
+        lambda r, d, t: _match_official(r, d, t).tolist(),
+        r"returned a list.*NumPy array",
+    ),
 }
 
 VALID_MATCHING = {
