@@ -1071,8 +1071,22 @@ def check_batched_inference(proba, model: nn.Module, X, n_check: int = 200) -> N
     )
 
 
+def _undefined_rates(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
+    """Per class, where a rate is 0 / 0: precision (+P) of a class never predicted, recall
+    (Se) of a class absent from ``y_true``, and F1 where TP = 0 (2PR / (P + R) is then
+    0 / 0). NumPy gives NaN there, sklearn 0 (``zero_division=0``): both are accepted, in
+    chapter 2's table as in chapter 3's (:func:`_same_rates`)."""
+    tp = np.array([np.sum((y_true == c) & (y_pred == c)) for c in range(n_classes)])
+    predicted = np.array([np.sum(y_pred == c) for c in range(n_classes)])
+    actual = np.array([np.sum(y_true == c) for c in range(n_classes)])
+    return {"precision": predicted == 0, "recall": actual == 0, "f1": tp == 0}
+
+
 def check_per_class_table(table: pd.DataFrame, y_true, proba, class_names) -> None:
-    """Check the one-vs-rest per-class table (accuracy, roc_auc, precision, recall, f1)."""
+    """Check the one-vs-rest per-class table (accuracy, roc_auc, precision, recall, f1).
+
+    Where a rate is 0 / 0 (the precision of a class the model never predicts), NaN and 0
+    are both accepted, as in :func:`check_aami_table`."""
     expected = metrics.per_class_table(y_true, proba, class_names)
     _expect(isinstance(table, pd.DataFrame), f"expected a DataFrame, got {type(table).__name__}.")
     if list(table.columns) == list(class_names):
@@ -1087,54 +1101,107 @@ def check_per_class_table(table: pd.DataFrame, y_true, proba, class_names) -> No
             column in table.columns,
             f"the table has no '{column}' column (it has {list(table.columns)}).",
         )
+    try:
+        got = {c: table[c].to_numpy(dtype=np.float64) for c in columns}
+    except (TypeError, ValueError) as error:
+        raise ExerciseError(
+            f"the table must hold numbers, not text ({error}): keep the values and format "
+            "them only when printing."
+        ) from error
     y_true, proba = np.asarray(y_true), np.asarray(proba)
     pred = proba.argmax(axis=1)
     names = list(class_names)
+    undefined = _undefined_rates(y_true, pred, len(names))
+    want = {
+        c: np.where(undefined[c], np.nan, expected[c].to_numpy(dtype=np.float64))
+        if c in undefined
+        else expected[c].to_numpy(dtype=np.float64)
+        for c in columns
+    }
+
+    def same(g: np.ndarray, w: np.ndarray, atol: float = 1e-4) -> np.ndarray:
+        return _same_rates(g, w, atol=atol)  # NaN or 0 where w is undefined (NaN)
+
+    ok = {c: same(got[c], want[c]) for c in columns}
+    if all(v.all() for v in ok.values()):
+        never = [n for n, u in zip(names, undefined["precision"], strict=True) if u]
+        _passed(
+            "accuracy, ROC-AUC, precision, recall and F1 for every class, one-vs-rest"
+            + (
+                f" (the precision of {', '.join(never)} is 0 / 0: never predicted)."
+                if never
+                else "."
+            )  # fmt: skip
+        )
+        return
+    for decimals in range(1, 4):
+        _expect(
+            not all(same(got[c], np.round(want[c], decimals), atol=1e-9).all() for c in columns),
+            f"the values are rounded to {decimals} decimals: keep the full values and round "
+            "only when printing (table_seed.round(3)).",
+        )
+    _expect(
+        not (
+            same(got["precision"], want["recall"]).all()
+            and same(got["recall"], want["precision"]).all()
+        ),
+        "precision and recall are swapped: precision = TP / (TP + FP), recall = TP / (TP + FN).",
+    )
+    rows = {n: np.array([got[c][k] for c in columns]) for k, n in enumerate(names)}
+    rows_want = {n: np.array([want[c][k] for c in columns]) for k, n in enumerate(names)}
+    truth = [y_true == c for c in range(len(names))]
+    column_mistakes = {
+        "accuracy": [
+            (
+                np.full(len(names), (pred == y_true).mean()),
+                "the overall accuracy of all classes, in every row; one-vs-rest accuracy is "
+                "accuracy_score(y_test == c, pred_seed == c)",
+            )
+        ],
+        "roc_auc": [
+            (
+                np.array(
+                    [
+                        skm.roc_auc_score(t, pred == c) if 0 < t.sum() < len(t) else np.nan
+                        for c, t in enumerate(truth)
+                    ]
+                ),
+                "computed from predicted labels, in every row; score the probability "
+                "proba_seed[:, c]",
+            )
+        ],
+    }
     for column in columns:
         for c, name in enumerate(names):
-            got, want = float(table.loc[name, column]), float(expected.loc[name, column])
-            if np.isclose(got, want, atol=1e-4, equal_nan=True):
+            if ok[column][c]:
                 continue
-            others = [
-                o
-                for o in names
-                if o != name and np.isclose(got, float(expected.loc[o, column]), atol=1e-4)
-            ]
-            truth, predicted = y_true == c, pred == c
-            hints = {
-                "recall": float(
-                    expected.loc[name, "recall" if column != "recall" else "precision"]
-                ),
-                "overall": float((pred == y_true).mean()),
-                "labels": float(skm.roc_auc_score(truth, predicted))
-                if 0 < truth.sum() < len(truth)
-                else np.nan,
-            }
-            if column == "accuracy" and np.isclose(got, hints["overall"], atol=1e-4):
-                what = (
-                    "the overall accuracy of all classes; one-vs-rest accuracy is "
-                    "accuracy_score(y_test == c, pred == c)"
-                )
-            elif column == "roc_auc" and np.isclose(got, hints["labels"], atol=1e-4):
-                what = "computed from predicted labels; score the probability proba_seed[:, c]"
-            elif column in ("precision", "recall") and np.isclose(got, hints["recall"], atol=1e-4):
-                what = "the other of precision and recall: they are swapped"
-            elif others:
-                what = (
-                    f"the value of class {others[0]}: row {name} must hold class "
-                    f"{c} (y_test == {c})"
-                )
-            elif table[column].astype(float).nunique() == 1:
-                what = (
-                    "the same value in every row; compute it for each class on its own, "
-                    "one-vs-rest (y_test == c against pred_seed == c)"
-                )
-            else:
-                what = f"one-vs-rest: class {name} against all others"
-            raise ExerciseError(
-                f"{column} of class {name} is {got:.4f}, expected {want:.4f}: {what}."
+            head = (
+                f"{column} of class {name} is {got[column][c]:.4f}, expected {want[column][c]:.4f}"
             )
-    _passed("accuracy, ROC-AUC, precision, recall and F1 for every class, one-vs-rest.")
+            _name_mistake(
+                lambda wrong, column=column: same(got[column], wrong).all(),
+                [(wrong, f"{head}: {what}.") for wrong, what in column_mistakes.get(column, [])],
+            )
+            other = {"precision": "recall", "recall": "precision"}.get(column)
+            formula = {"precision": "TP / (TP + FP)", "recall": "TP / (TP + FN)"}
+            _expect(
+                not (other and same(got[column][c : c + 1], want[other][c : c + 1])[0]),
+                f"{head}: that is its {other}, {formula.get(other)}; {column} is "
+                f"{formula.get(column)}.",
+            )
+            others = [o for o in names if o != name and same(rows[name], rows_want[o]).all()]
+            _expect(
+                not others,
+                f"{head}: row {name} holds the values of class {others[0] if others else ''}; "
+                f"it must hold class {c} (y_test == {c}).",
+            )
+            _expect(
+                not (len(names) > 1 and np.allclose(got[column], got[column][0], equal_nan=True)),
+                f"{head}: the same value in every row; compute it for each class on its own, "
+                "one-vs-rest (y_test == c against pred_seed == c).",
+            )
+            raise ExerciseError(f"{head}: one-vs-rest, class {name} against all others.")
+    raise ExerciseError("the table differs from the one-vs-rest metrics.")  # unreachable
 
 
 def check_endpoint_client(

@@ -1183,6 +1183,10 @@ CLASSES = list("NSVFQ")
 _rng = np.random.default_rng(4)
 TABLE_Y = np.repeat(np.arange(5), [40, 15, 15, 10, 10])
 TABLE_PROBA = softmax(_rng.normal(size=(90, 5)) + 1.5 * np.eye(5)[TABLE_Y], axis=1)
+# a model that never predicts Q: its precision is 0 / 0, NaN in NumPy, 0 in sklearn
+TABLE_PROBA_NO_Q = TABLE_PROBA * [1, 1, 1, 1, 0.01]
+TABLE_PROBA_NO_Q /= TABLE_PROBA_NO_Q.sum(axis=1, keepdims=True)
+assert not (TABLE_PROBA_NO_Q.argmax(axis=1) == 4).any()
 
 
 def _table_official(y, proba):
@@ -1269,7 +1273,7 @@ WRONG_TABLE = {
     "overall accuracy in every row": (_table_modified(_overall_accuracy), "overall accuracy"),
     "ROC-AUC of predicted labels": (_table_modified(_auc_of_labels), "from predicted labels"),
     "precision and recall swapped": (_table_modified(_swapped), "swapped"),
-    "rows shifted by one class": (_table_modified(_shifted), "the value of class"),
+    "rows shifted by one class": (_table_modified(_shifted), "holds the values of class"),
     "transposed": (_table_modified(lambda t, y, p: t.T), r"columns.*\.T"),
     "integer index": (
         _table_modified(lambda t, y, p: t.reset_index(drop=True)),
@@ -1283,6 +1287,15 @@ WRONG_TABLE = {
     "a dict, not a DataFrame": (
         _table_modified(lambda t, y, p: t.to_dict()),
         "expected a DataFrame, got dict",
+    ),
+    "rounded to 3 decimals": (_table_modified(lambda t, y, p: t.round(3)), "rounded to 3 decimals"),
+    "precision computed as recall": (
+        _table_modified(lambda t, y, p: t.assign(precision=t["recall"])),
+        r"^(?!.*swapped).*precision of class N is 0\.\d{4}, expected 0\.\d{4}: that is its recall",
+    ),
+    "f1 as the mean of precision and recall": (
+        _table_modified(lambda t, y, p: t.assign(f1=(t["precision"] + t["recall"]) / 2)),
+        r"f1 of class N is 0\.\d{4}, expected 0\.\d{4}: one-vs-rest",
     ),
 }
 
@@ -1299,9 +1312,10 @@ def test_table_wrong_answers(answer, message):
         checks.check_per_class_table(answer(TABLE_Y, TABLE_PROBA), TABLE_Y, TABLE_PROBA, CLASSES)
 
 
+@pytest.mark.parametrize("proba", [TABLE_PROBA, TABLE_PROBA_NO_Q], ids=["all", "Q never predicted"])
 @pytest.mark.parametrize("answer", _valid(VALID_TABLE))
-def test_table_valid_answers(answer, capsys):
-    checks.check_per_class_table(answer(TABLE_Y, TABLE_PROBA), TABLE_Y, TABLE_PROBA, CLASSES)
+def test_table_valid_answers(answer, proba, capsys):
+    checks.check_per_class_table(answer(TABLE_Y, proba), TABLE_Y, proba, CLASSES)
     assert capsys.readouterr().out.startswith("Correct")
 
 
