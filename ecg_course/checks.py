@@ -15,6 +15,7 @@ without guessing a cause, and a wrong answer never crashes a checker.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -420,6 +421,28 @@ class _RecordingSGD(torch.optim.SGD):
         return super().step(closure)
 
 
+class _CountingLoss(nn.CrossEntropyLoss):
+    """Cross-entropy with label smoothing, which counts its calls: not the default loss, so
+    that an answer computing a loss of its own instead of ``criterion`` shows."""
+
+    def __init__(self) -> None:
+        super().__init__(label_smoothing=0.1)
+        self.calls = 0
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(logits, target)
+
+
+def _used_criterion(criterion: _CountingLoss, n_batches: int, when: str) -> None:
+    _expect(
+        criterion.calls >= n_batches,
+        f"{when} run_epoch called criterion {criterion.calls} times in an epoch of {n_batches} "
+        "batches: compute each batch's loss with the criterion it is given, "
+        "criterion(model(x), y).",
+    )
+
+
 def _tiny_model() -> tuple[nn.Module, _Recorder]:
     recorder = _Recorder()
     with torch.random.fork_rng():  # leave the notebook's random state alone
@@ -497,10 +520,11 @@ def _loss_message(loss: float, batch_losses: list[float], sizes: list[int], when
 def check_run_epoch(run_epoch: Callable) -> None:
     """Check a student's ``run_epoch(model, loader, criterion, optimizer=None, device)``.
 
-    A tiny model records the mode and the gradient switch of every forward pass, and
-    an SGD with learning rate 0 records the gradients it finds at every step, so each
-    of train mode, eval mode, ``no_grad``, ``zero_grad``, ``backward``, ``step`` and
-    the mean per sample is tested on its own.
+    A tiny model records the mode and the gradient switch of every forward pass, an SGD
+    with learning rate 0 records the gradients it finds at every step, and the criterion
+    (cross-entropy with label smoothing, not the default loss) counts its calls, so each
+    of train mode, eval mode, ``no_grad``, ``zero_grad``, ``backward``, ``step``, the
+    loss of ``criterion`` and the mean per sample is tested on its own.
     """
     x, y = (
         torch.randn(10, 6, 1, generator=torch.Generator().manual_seed(0)),
@@ -508,7 +532,7 @@ def check_run_epoch(run_epoch: Callable) -> None:
     )
     loader = DataLoader(TensorDataset(x, y), batch_size=4)  # batches of 4, 4 and 2
     sizes = [4, 4, 2]
-    criterion = nn.CrossEntropyLoss()
+    criterion = _CountingLoss()
 
     # Evaluation: the model starts in train mode, as it is after a training epoch.
     model, recorder = _tiny_model()
@@ -517,10 +541,12 @@ def check_run_epoch(run_epoch: Callable) -> None:
     recorder.calls.clear()
     before = [p.detach().clone() for p in model.parameters()]
     model.train()
+    criterion.calls = 0
     loss = _check_float(
         _call_run_epoch(run_epoch, model, loader, criterion, None, "cpu"), "without an optimizer"
     )
     _expect(bool(recorder.calls), "run_epoch never ran the model on the loader's batches.")
+    _used_criterion(criterion, len(sizes), "without an optimizer")
     _expect(
         not any(training for training, _ in recorder.calls),
         "without an optimizer the model ran in train mode: call model.eval() when evaluating "
@@ -555,9 +581,11 @@ def check_run_epoch(run_epoch: Callable) -> None:
     recorder.calls.clear()
     model.eval()
     optimizer = _RecordingSGD(model.parameters(), lr=0.0)
+    criterion.calls = 0
     loss = _check_float(
         _call_run_epoch(run_epoch, model, loader, criterion, optimizer, "cpu"), "with an optimizer"
     )
+    _used_criterion(criterion, len(sizes), "with an optimizer")
     _expect(
         recorder.calls and all(training for training, _ in recorder.calls),
         "with an optimizer the model ran in eval mode: call model.train() when training.",
@@ -789,11 +817,40 @@ def _early_candidates(model: nn.Module, X: np.ndarray, y, k: int) -> dict[str, f
     }
 
 
-def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1, 0.5, 1.0)) -> None:
-    """Check a student's ``early_auc(model, X, y, fractions) -> DataFrame``."""
-    X, y = np.asarray(X), np.asarray(y)
-    T = X.shape[1]
-    result = early_auc(model, X, y, fractions)
+def _early_samples(f: float, got_k, T: int) -> int:
+    """k = max(1, round(f * T)) for fraction f; raise unless the samples column says it."""
+    k = max(1, int(round(f * T)))
+    if int(got_k) == k:
+        return k
+    head = (
+        f"at fraction {f} the samples column says {got_k}, expected k = max(1, "
+        f"round({f} * {T})) = {k}"
+    )
+    _name_mistake(
+        lambda wrong: int(got_k) == wrong,
+        [
+            (max(1, math.ceil(f * T)), f"{head}: rounded up (math.ceil); round to the nearest."),
+            (
+                max(1, math.floor(f * T)),
+                f"{head}: rounded down (int() cuts the decimals off); round to the nearest.",
+            ),
+        ],
+    )
+    raise ExerciseError(f"{head}.")
+
+
+def _rounding_fractions(T: int) -> list[float]:
+    """Two fractions of 0.01 to 0.99 at which round(f * T) >= 1 differs from math.ceil (f * T
+    ends in .2 to .45) and from int() (it ends in .55 to .8): at T = 140 the fractions 0.1,
+    0.5 and 1.0 give whole numbers, where the three agree."""
+    grid = [round(j / 100, 2) for j in range(1, 100)]
+    low = next((f for f in grid if f * T >= 1 and 0.2 <= (f * T) % 1 <= 0.45), None)
+    high = next((f for f in grid if f * T >= 1 and 0.55 <= (f * T) % 1 <= 0.8), None)
+    return [f for f in (low, high) if f is not None]
+
+
+def _early_table(result, fractions, call: str) -> pd.DataFrame:
+    """``result`` of early_auc(..., fractions): a DataFrame with one row per fraction."""
     _expect(
         isinstance(result, pd.DataFrame),
         f"early_auc returned {type(result).__name__}, expected a pandas DataFrame.",
@@ -805,19 +862,25 @@ def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1,
         )
     _expect(
         len(result) == len(fractions),
-        f"the DataFrame has {len(result)} rows, expected one per fraction ({len(fractions)}).",
+        f"the DataFrame of {call} has {len(result)} rows, expected one per fraction "
+        f"({len(fractions)}).",
+    )
+    return result
+
+
+def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1, 0.5, 1.0)) -> None:
+    """Check a student's ``early_auc(model, X, y, fractions) -> DataFrame``."""
+    X, y = np.asarray(X), np.asarray(y)
+    T = X.shape[1]
+    result = _early_table(
+        early_auc(model, X, y, fractions), fractions, f"early_auc(model, X, y, {list(fractions)})"
     )
     _expect(
         np.allclose(result["fraction"].to_numpy(dtype=float), fractions),
         f"the fraction column is {result['fraction'].tolist()}, expected {list(fractions)}.",
     )
     for f, got_k, got in zip(fractions, result["samples"], result["roc_auc"], strict=True):
-        k = max(1, int(round(f * T)))
-        _expect(
-            int(got_k) == k,
-            f"at fraction {f} the samples column says {got_k}, expected k = max(1, "
-            f"round({f} * {T})) = {k}.",
-        )
+        k = _early_samples(f, got_k, T)
         _expect(
             bool(np.isfinite(got)),
             f"at {f:.0%} of the beat the ROC-AUC is {got}: the labels scored hold one class "
@@ -876,11 +939,26 @@ def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1,
             f"early_auc failed at fraction {tiny:.4f} ({type(error).__name__}: {error}): "
             f"round({tiny:.4f} * {T}) is 0; use k = max(1, round(f * T))."
         ) from error
+    small = _early_table(small, [tiny], f"early_auc(model, X, y, [{tiny:.4f}])")
+    got_k = np.asarray(small["samples"])[0]
     _expect(
-        int(np.asarray(small["samples"])[0]) == 1,
-        f"at fraction {tiny:.4f} samples is {np.asarray(small['samples'])[0]}, expected "
-        "k = max(1, round(f * T)) = 1.",
+        int(got_k) == 1,
+        f"at fraction {tiny:.4f} samples is {got_k}, expected k = max(1, round(f * T)) = 1.",
     )
+    rounding = _rounding_fractions(T)
+    if rounding:
+        again = _call_answer(
+            early_auc,
+            "early_auc(model, X, y, fractions)",
+            f"fractions={rounding}",
+            model,
+            X,
+            y,
+            rounding,
+        )
+        again = _early_table(again, rounding, f"early_auc(model, X, y, {rounding})")
+        for f, got_k in zip(rounding, again["samples"], strict=True):
+            _early_samples(f, got_k, T)
     _passed(f"ROC-AUC at {', '.join(f'{f:.0%}' for f in fractions)} of the beat.")
 
 
@@ -1001,6 +1079,11 @@ def check_lstm_fcn_output(logits, batch_size: int, n_classes: int = 5, x=None, s
     _expect(
         not torch.allclose(detached.exp().sum(1), torch.ones(1), atol=1e-4),
         "these are log-probabilities (log_softmax): the logits are what the model returns.",
+    )
+    _expect(
+        not bool(((detached > 0) & (detached < 1)).all()),
+        "every value lies between 0 and 1, as torch.sigmoid gives: the logits are what the "
+        "model returns, any real numbers, before any sigmoid or softmax.",
     )
     _passed(f"logits of shape ({batch_size}, {n_classes}).")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 
 import matplotlib
 
@@ -25,6 +26,7 @@ from scipy.special import softmax  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import label_binarize  # noqa: E402
+from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from ecg_course import checks, metrics  # noqa: E402
@@ -408,6 +410,35 @@ def _epoch_full_batches(model, loader, criterion, optimizer=None, device="cpu"):
     return total / (loader.batch_size * len(loader))
 
 
+def _epoch_own_criterion(model, loader, criterion, optimizer=None, device="cpu"):
+    criterion = nn.CrossEntropyLoss()  # its own loss function, whatever it is given
+    model.train(optimizer is not None)
+    total, n = 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total, n = total + loss.item() * len(y), n + len(y)
+    return total / n
+
+
+def _epoch_median(model, loader, criterion, optimizer=None, device="cpu"):
+    model.train(optimizer is not None)
+    losses = []
+    with torch.set_grad_enabled(optimizer is not None):
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            losses.append(loss.item())
+    return float(np.median(losses))  # no listed mistake: the message says what differs
+
+
 WRONG_RUN_EPOCH = {
     "no zero_grad": (_epoch_no_zero_grad, r"earlier batches were still there.*zero_grad"),
     "never switches to eval mode": (_epoch_never_eval, r"train mode: call model\.eval\(\)"),
@@ -421,6 +452,11 @@ WRONG_RUN_EPOCH = {
     "divides by batch_size * batches": (_epoch_full_batches, "last batch is smaller"),
     "zero_grad once before the loop": (_epoch_zero_grad_once, "earlier batches"),
     "always trains": (_epoch_always_steps, "raised AttributeError"),
+    "ignores its criterion": (_epoch_own_criterion, r"called criterion 0 times.*criterion\(model"),
+    "median of the batch losses": (
+        _epoch_median,
+        r"returned \d\.\d{4}, expected the mean loss per sample \d\.\d{4}\.$",
+    ),
 }
 
 
@@ -858,6 +894,58 @@ def test_early_auc_wrong_answers(early_task, answer, message):
         checks.check_early_auc(answer, *early_task)
 
 
+@pytest.fixture(scope="module")
+def early_task_140(binary_task):
+    """Beats of 140 samples, as ECG5000's: 10%, 50% and 100% of them are whole numbers."""
+    model = binary_task[0]
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 140)).astype(np.float32)
+    y = np.arange(40) % 2
+    return model, X, y
+
+
+def _early_reversed(model, X, y, fractions):
+    """The first k samples fed backwards in time: no listed mistake."""
+    rows = []
+    for f in fractions:
+        k = max(1, int(round(f * X.shape[1])))
+        proba = predict_proba(model, np.ascontiguousarray(X[:, :k][:, ::-1]))
+        rows.append({"fraction": f, "samples": k, "roc_auc": skm.roc_auc_score(y, proba[:, 1])})
+    return pd.DataFrame(rows)
+
+
+# At 140 samples the checked fractions 0.1, 0.5 and 1.0 give whole numbers of samples:
+# how the prefix is rounded shows only at other fractions.
+WRONG_EARLY_140 = {
+    "prefix rounded up": (
+        _early_with(k_of=lambda f, T: max(1, math.ceil(f * T))),
+        r"samples column says 2, expected k = max\(1, round\(0\.01 \* 140\)\) = 1: "
+        r"rounded up",
+    ),
+    "prefix rounded down": (
+        _early_with(k_of=lambda f, T: max(1, int(f * T))),
+        r"samples column says 5, expected k = max\(1, round\(0\.04 \* 140\)\) = 6: "
+        r"rounded down",
+    ),
+    "prefix fed backwards": (
+        _early_reversed,
+        r"at 10% of the beat \(14 samples\) the ROC-AUC is \d\.\d{4}, expected \d\.\d{4}",
+    ),
+}
+
+
+@pytest.mark.parametrize(("answer", "message"), _params(WRONG_EARLY_140))
+def test_early_auc_wrong_answers_at_140_samples(early_task_140, answer, message):
+    with pytest.raises(checks.ExerciseError, match=message):
+        checks.check_early_auc(answer, *early_task_140)
+
+
+@pytest.mark.parametrize("answer", _valid(VALID_EARLY))
+def test_early_auc_valid_answers_at_140_samples(early_task_140, answer, capsys):
+    checks.check_early_auc(answer, *early_task_140)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
 @pytest.mark.parametrize("answer", _valid(VALID_EARLY))
 def test_early_auc_valid_answers(early_task, answer, capsys):
     checks.check_early_auc(answer, *early_task)
@@ -1033,6 +1121,10 @@ WRONG_FORWARD = {
     "x left a NumPy array": (
         lambda m, Xb, Xt: (Xb[:8], m(torch.tensor(Xb[:8]))),
         "x is a ndarray",
+    ),
+    "sigmoid applied": (
+        lambda m, Xb, Xt: (x := torch.tensor(Xb[:8]), torch.sigmoid(m(x))),
+        "sigmoid",
     ),
 }
 
