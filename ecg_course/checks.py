@@ -250,17 +250,28 @@ def check_split(
     }
     expected = stratified_split(X, y, fractions, random_state)
     expected_parts = dict(zip(names, zip(expected[:3], expected[3:], strict=True), strict=True))
+    labels = set(np.unique(y).tolist())
+    order = "train_test_split returns X_rest, X_test, y_rest, y_test in that order"
     for (name, (Xp, yp)), f in zip(parts.items(), fractions, strict=True):
         short = {"training": "train", "validation": "val", "test": "test"}[name]
+        want = len(expected_parts[name][0])
+        # unpacked in the wrong order, X_ gets labels (1-D) and y_ gets beats
+        _expect(
+            not (Xp.ndim == 1 and set(np.unique(Xp).tolist()) <= labels),
+            f"X_{short} holds labels (shape {Xp.shape}), not beats: {order}.",
+        )
+        _expect(
+            not (yp.ndim == 2 and yp.shape[1:] == X.shape[1:]),
+            f"y_{short} holds beats (shape {yp.shape}), not labels: {order}.",
+        )
         _expect(
             Xp.ndim == 2 and Xp.shape[1:] == X.shape[1:],
-            f"X_{short} has shape {Xp.shape}, expected (n, {X.shape[1]}): beats. "
-            "train_test_split returns X_rest, X_test, y_rest, y_test in that order.",
+            f"X_{short} has shape {Xp.shape}, expected ({want}, {X.shape[1]}): one beat of "
+            f"{X.shape[1]} samples per row, as in X.",
         )
         _expect(
             yp.ndim == 1,
-            f"y_{short} has shape {yp.shape}, expected 1-D labels. train_test_split returns "
-            "X_rest, X_test, y_rest, y_test in that order.",
+            f"y_{short} has shape {yp.shape}, expected ({want},): one label per beat.",
         )
         _expect(len(Xp) == len(yp), f"the {name} set has {len(Xp):,} beats but {len(yp):,} labels.")
         _expect(
@@ -269,7 +280,6 @@ def check_split(
             f"split are {sorted(np.unique(y).tolist())}: split those labels"
             + (", not the five classes." if other_labels is not None else "."),
         )
-        want = len(expected_parts[name][0])
         _expect(
             len(Xp) == want,
             f"the {name} set has {len(Xp):,} rows, expected {want:,} ({f:.0%} of {n:,}): "
@@ -673,10 +683,31 @@ def check_loss_plot(ax: Axes, train_losses, val_losses) -> None:
             f"no curve of ax has {n} points, one per epoch: plot train_losses and val_losses "
             "on ax (fig, ax = plt.subplots(); ax.plot(...)).",
         )
+        shown = [
+            np.asarray(line.get_ydata(), dtype=float)
+            for line in ax.get_lines()
+            if len(line.get_ydata()) == n
+        ]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            _name_mistake(
+                lambda logs: any(np.allclose(v, lg) for v in shown for lg in logs),
+                [
+                    (
+                        [log(train_losses), log(val_losses)],
+                        "the curves of ax hold the logarithm of the losses: plot the losses "
+                        "themselves and set a log scale with ax.set_yscale('log').",
+                    )
+                    for log in (np.log, np.log10)
+                ],
+            )
+
+        def head(values) -> str:
+            return f"{_shown(values[:3])}"[:-1] + ", ...]"
+
         raise ExerciseError(
-            "the curves of ax do not hold the values of train_losses and val_losses: plot "
-            "the lists themselves (for a log scale use ax.set_yscale('log')), not a "
-            "transformed or another run's losses."
+            f"the curves of ax hold {' and '.join(head(v) for v in shown)}; train_losses is "
+            f"{head(train_losses)} and val_losses {head(val_losses)}: plot the lists "
+            "themselves, one curve each."
         )
     _expect(
         bool(val_lines),
@@ -738,16 +769,32 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
         f"proba has shape {proba.shape}, expected ({len(X)}, 2): one row of two class "
         "probabilities per test beat.",
     )
-    _expect(
-        bool(np.all(proba >= 0)) and np.allclose(proba.sum(axis=1), 1, atol=1e-4),
-        "rows of proba must be probabilities that sum to 1: apply the softmax to the logits "
-        "(predict_proba does).",
-    )
-    _expect(
-        _matches_model(proba, model, X),
-        "proba is not the model's probabilities for X_test: score the test beats, "
-        "predict_proba(model, X_test) (not X_val or another model).",
-    )
+    sums = proba.sum(axis=1)
+    if not (bool(np.all(proba >= 0)) and np.allclose(sums, 1, atol=1e-4)):
+        rows = "rows of proba must be probabilities between 0 and 1 that sum to 1"
+        _name_mistake(
+            lambda p: _matches_model(p, model, X),
+            [
+                (
+                    proba / 100,
+                    f"{rows}: these are percentages; keep the fractions predict_proba gives.",
+                ),  # fmt: skip
+                (
+                    lambda: torch.softmax(torch.as_tensor(proba, dtype=torch.float32), 1).numpy(),
+                    f"{rows}: these are the logits; apply the softmax (predict_proba does).",
+                ),
+            ],
+        )
+        i = int(np.argmax(np.abs(sums - 1)))
+        raise ExerciseError(f"{rows}: row {i} is {_shown(proba[i])}, which sums to {sums[i]:.4g}.")
+    if not _matches_model(proba, model, X):
+        exact = _model_proba(model, X)
+        i = int(np.argmax(np.abs(proba - exact).max(axis=1)))
+        raise ExerciseError(
+            f"proba is not the model's probabilities for X_test: row {i} is {_shown(proba[i])}, "
+            f"the model gives {_shown(exact[i])} for X_test[{i}]. Score the test beats with "
+            "this model, predict_proba(model, X_test)."
+        )
     for name, value in (("test_accuracy", accuracy), ("test_auc", auc)):
         _expect(
             isinstance(value, float | int | np.number) and not isinstance(value, bool),
@@ -971,9 +1018,16 @@ def check_undersampling(X_res, y_res, sampler, X_train, y_train, random_state: i
     X_train, y_train = np.asarray(X_train), np.asarray(y_train)
     _expect(len(X_res) == len(y_res), f"{len(X_res):,} beats but {len(y_res):,} labels.")
     _expect(
+        not (
+            X_res.ndim == 1 and set(np.unique(X_res).tolist()) <= set(np.unique(y_train).tolist())
+        ),
+        f"X_bal holds labels (shape {X_res.shape}), not beats: fit_resample returns X_bal, "
+        "y_bal in that order.",
+    )
+    _expect(
         X_res.ndim == 2 and X_res.shape[1:] == X_train.shape[1:],
-        f"X_bal has shape {X_res.shape}, expected (n, {X_train.shape[1]}); fit_resample "
-        "returns X_bal, y_bal in that order.",
+        f"X_bal has shape {X_res.shape}, expected (n, {X_train.shape[1]}): one beat of "
+        f"{X_train.shape[1]} samples per row, as in X_train.",
     )
     n_classes = int(y_train.max()) + 1
     counts = np.bincount(y_res.astype(np.int64), minlength=n_classes)
@@ -985,8 +1039,15 @@ def check_undersampling(X_res, y_res, sampler, X_train, y_train, random_state: i
     )
     _expect(
         counts[0] == rarest,
-        f"each class has {counts[0]:,} beats, expected {rarest:,} (the rarest class's count "
-        "in y_train): resample X_train, y_train.",
+        f"each class has {counts[0]:,} beats, expected {rarest:,}: the rarest class's count "
+        "in y_train, which RandomUnderSampler's default sampling_strategy keeps of every class.",
+    )
+    from imblearn.under_sampling import RandomUnderSampler
+
+    _expect(
+        isinstance(sampler, RandomUnderSampler),
+        f"sampler is a {type(sampler).__name__}, expected a RandomUnderSampler: the exercise "
+        f"keeps beats of every class at random, RandomUnderSampler(random_state=SEED).",
     )
     indices = getattr(sampler, "sample_indices_", None)
     _expect(
@@ -1014,8 +1075,6 @@ def check_undersampling(X_res, y_res, sampler, X_train, y_train, random_state: i
         "y_bal does not hold the labels of the beats in X_bal: take both from one "
         "fit_resample call.",
     )
-    from imblearn.under_sampling import RandomUnderSampler
-
     expected = RandomUnderSampler(random_state=random_state)
     expected.fit_resample(X_train, y_train)
     if not np.array_equal(np.sort(indices), np.sort(expected.sample_indices_)):
@@ -1088,23 +1147,59 @@ def check_lstm_fcn_output(logits, batch_size: int, n_classes: int = 5, x=None, s
     _passed(f"logits of shape ({batch_size}, {n_classes}).")
 
 
-def check_batched_inference(proba, model: nn.Module, X, n_check: int = 200) -> None:
-    """Check probabilities (n, C) of every beat in X against the model in eval mode."""
-    if isinstance(proba, list):
+def check_batched_inference(
+    proba, model: nn.Module, X, n_check: int = 200, batch_size: int = 100
+) -> None:
+    """Check probabilities (n, C) of every beat in X against the model in eval mode
+    (``batch_size``: the beats per batch the exercise asks for)."""
+    was_training = model.training  # the references below put the model in eval mode
+    X = np.asarray(X)
+    n = len(X)
+    if isinstance(proba, list | tuple):
+        kind = type(proba).__name__
+        _expect(
+            not (proba and all(getattr(c, "ndim", 0) == 2 for c in proba)),
+            f"proba_seed is a {kind} of {len(proba)} arrays of rows, "
+            f"{sum(len(c) for c in proba):,} rows in all: join them into one array with "
+            "torch.cat(chunks).numpy() (or np.concatenate).",
+        )
         raise ExerciseError(
-            "proba is a list (of batches?): join them with torch.cat(chunks).numpy()."
+            f"proba_seed is a {kind} of {len(proba):,} items; later cells need a NumPy array "
+            "of shape (beats, classes): np.asarray(...), or the array torch.cat(chunks).numpy() "
+            "gives."
         )
     proba = _numpy_answer(proba, "proba_seed")
-    _expect(
-        proba.ndim == 2,
-        f"proba_seed has shape {proba.shape}, expected ({len(X):,}, n_classes): keep the "
-        "probability of every class, not only the predicted class.",
-    )
-    _expect(
-        len(proba) == len(X),
-        f"proba_seed has {len(proba):,} rows, expected {len(X):,}: one row per test beat "
-        "(did the last, smaller batch get lost?).",
-    )
+    if proba.ndim != 2:
+        n_classes = _model_proba(model, X[:1]).shape[1]
+        _expect(
+            not (
+                proba.ndim == 1
+                and np.array_equal(proba, np.round(proba))
+                and ((proba >= 0) & (proba < n_classes)).all()
+            ),
+            f"proba_seed has shape {proba.shape}: one predicted class per beat. Keep the "
+            f"probability of every class, shape ({n:,}, {n_classes}).",
+        )
+        raise ExerciseError(
+            f"proba_seed has shape {proba.shape}, expected ({n:,}, {n_classes}): one row of "
+            "class probabilities per beat."
+        )
+    if len(proba) != n:
+        head = f"proba_seed has {len(proba):,} rows, expected {n:,}"
+        kept = np.unique(np.linspace(0, len(proba) - 1, min(n_check, len(proba))).astype(int))
+        _name_mistake(
+            lambda rows: len(proba) == rows and _matches_model(proba[kept], model, X[kept]),
+            [
+                (
+                    n - n % batch_size if n % batch_size and len(proba) else None,
+                    f"{head}: the last, smaller batch of {n % batch_size} beats is missing. "
+                    f"range(0, len(X_test), {batch_size}) ends with it, and "
+                    f"X_test[i:i + {batch_size}] takes it whole.",
+                )
+            ],
+        )
+        raise ExerciseError(f"{head}: one row per test beat, in order.")
+    rows = np.linspace(0, n - 1, min(n_check, n)).astype(int)
     if not np.allclose(proba.sum(axis=1), 1, atol=1e-4):
         _expect(
             not np.allclose(np.exp(proba).sum(axis=1), 1, atol=1e-4),
@@ -1118,13 +1213,18 @@ def check_batched_inference(proba, model: nn.Module, X, n_check: int = 200) -> N
             ),
             "the softmax ran over the beats (dim=0): apply it over the class dimension, dim=1.",
         )
-        raise ExerciseError(
-            "rows must sum to 1: apply the softmax over the class dimension "
-            "(torch.softmax(logits, dim=1))."
+        softmax = torch.softmax(torch.as_tensor(proba[rows], dtype=torch.float32), 1).numpy()
+        _expect(
+            not _matches_model(softmax, model, X[rows]),
+            "rows must sum to 1: these are the logits; apply the softmax over the class "
+            "dimension, torch.softmax(logits, dim=1).",
         )
-    was_training = model.training
-    rows = np.linspace(0, len(X) - 1, min(n_check, len(X))).astype(int)
-    references, tol = _references(model, np.asarray(X)[rows])
+        i = int(np.argmax(np.abs(proba.sum(axis=1) - 1)))
+        raise ExerciseError(
+            f"rows must sum to 1: row {i} sums to {proba[i].sum():.4g}; apply the softmax over "
+            "the class dimension, torch.softmax(logits, dim=1)."
+        )
+    references, tol = _references(model, X[rows])
     expected = references[0]
     if any(np.allclose(proba[rows], r, atol=tol) for r in references):
         _expect(
@@ -1145,12 +1245,14 @@ def check_batched_inference(proba, model: nn.Module, X, n_check: int = 200) -> N
     _expect(
         not all(found),
         "these are the right probabilities in the wrong order: keep the beats in their "
-        "order (no shuffling; batch i covers X_test[i:i + 100]).",
+        f"order (no shuffling; batch i covers X_test[i:i + {batch_size}]).",
     )
+    first = int(np.flatnonzero(~np.isclose(proba[rows], expected, atol=tol).all(axis=1))[0])
     raise ExerciseError(
-        "probabilities differ from the model's in eval mode for X_test: call model.eval() "
-        "before the loop (not after it), score X_test with this model, one softmax per "
-        "beat over dim=1."
+        f"probabilities differ from the model's in eval mode for X_test: beat {rows[first]:,} "
+        f"has {_shown(proba[rows[first]])}, the model gives "
+        f"{_shown(expected[first])}. Score X_test with this model in eval mode "
+        "(model.eval() before the loop), one softmax per beat over dim=1."
     )
 
 
@@ -1339,28 +1441,19 @@ def check_endpoint_client(
             else f"Missing: {[c for c in columns if c not in answers.columns]}."
         ),
     )
-    if len(answers) < n:
-        missing = n - len(answers)
-        hint = (
-            f"the last, shorter batch ({missing} beats) is missing: range(0, len(X), "
-            f"{batch_size}) ends with it, and X[i:i + {batch_size}] takes it whole."
-            if missing == n % batch_size
-            else f"{missing // batch_size} batch(es) of {batch_size} are missing."
-            if missing % batch_size == 0
-            else f"send every beat, in batches of {batch_size}."
-        )
-        _expect(False, f"answers has {len(answers):,} rows, expected {n:,}: {hint}")
+    if len(answers) != n:
+        _endpoint_rows(answers, p_cols, model, X, batch_size, precision)
+    sizes = [len(X[i : i + batch_size]) for i in range(0, n, batch_size)]
     _expect(
-        len(answers) == n,
-        f"answers has {len(answers):,} rows, expected {n:,}: {len(answers) - n:,} too many. "
-        f"Are batches overlapping or sent twice? Step by {batch_size}: X[i:i + {batch_size}] "
-        f"for i in range(0, len(X), {batch_size}).",
+        not answers.index.equals(pd.Index(np.concatenate([np.arange(k) for k in sizes]))),
+        f"the index is not 0..{n - 1}: it starts {list(answers.index[:3])} and starts over "
+        "at 0 for every batch. Join the answers with pd.concat(..., ignore_index=True) so "
+        "that row i is beat i.",
     )
     _expect(
         answers.index.equals(pd.RangeIndex(n)),
-        f"the index is not 0..{n - 1} (it starts {list(answers.index[:3])} and repeats "
-        "for every batch): join the answers with pd.concat(..., ignore_index=True) so that row "
-        "i is beat i.",
+        f"the index is not 0..{n - 1} (it starts {list(answers.index[:3])}): row i must be "
+        "beat i (pd.concat(..., ignore_index=True), or .reset_index(drop=True)).",
     )
     for column in columns:
         _expect(
@@ -1403,12 +1496,38 @@ def check_endpoint_client(
                 "the rows hold the right answers but in another order: keep the "
                 "beats of a batch in order and put the answers back in the order sent.",
             )
-        _expect(
-            False,
-            f"p_ of beat {rows[bad[0]]:,} is {np.round(got[bad[0]], 4).tolist()}, the model says "
-            f"{np.round(expected[bad[0]], 4).tolist()}: send each beat whole and unchanged "
-            "(187 values, enough digits, as format_beats writes them: 9 significant digits).",
+        i = int(rows[bad[0]])
+        b = i // batch_size
+        sent = X[b * batch_size : (b + 1) * batch_size]
+        head = (
+            f"p_ of beat {i:,} is {_shown(got[bad[0]])}, the model says "
+            f"{_shown(expected[bad[0]])} for X[{i}]"
         )
+        fix = "send each beat whole and unchanged, as format_beats writes it (9 significant digits)"
+        _name_mistake(
+            lambda beats: np.allclose(
+                predict_proba(model, beats, batch_size=batch_size, precision=precision),
+                p[b * batch_size : b * batch_size + len(sent)],
+                atol=1e-4,
+            ),
+            [
+                (
+                    lambda d=d: np.round(sent, d),
+                    f"{head}: these are the answers for the beats rounded to {d} decimal"
+                    f"{'s' if d != 1 else ''}; {fix}.",
+                )
+                for d in range(0, 7)
+            ]
+            + [
+                (
+                    lambda d=d: np.char.mod(f"%.{d}g", sent).astype(np.float64),
+                    f"{head}: these are the answers for the beats written with {d} "
+                    f"significant digit{'s' if d != 1 else ''}; {fix}.",
+                )
+                for d in range(1, 9)
+            ],
+        )
+        _expect(False, f"{head}: send each beat as it is in X, and keep each answer at its place.")
     _expect(
         (y.argmax(axis=1) == p.argmax(axis=1)).all(),
         "y_ columns disagree with the most probable p_ column: keep each row's y_ and p_ together.",
@@ -1434,6 +1553,72 @@ def check_endpoint_client(
         f"median latency {np.median(latencies) * 1000:.0f} ms, 99th percentile "
         f"{np.percentile(latencies, 99) * 1000:.0f} ms per batch."
     )
+
+
+def _endpoint_rows(answers, p_cols, model, X, batch_size: int, precision: str) -> None:
+    """Raise for answers with another number of rows than X has beats, naming the mistake
+    whose answers they are (the last batch lost, overlapping batches, a header line sent as
+    one more beat in each request), else saying how many rows are missing or extra."""
+    n, m = len(X), len(answers)
+    head = f"answers has {m:,} rows, expected {n:,}"
+    starts = list(range(0, n, batch_size))
+    step = f"X[i:i + {batch_size}] for i in range(0, len(X), {batch_size})"
+    try:
+        p = answers[p_cols].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):  # text: the checks that follow say so
+        p = np.empty((0, len(p_cols)))
+
+    def rows_hold(first: int, beats: np.ndarray) -> bool:
+        """Whether rows first.. of the answers are the endpoint's answers for ``beats``
+        sent as one request."""
+        if len(p) < first + len(beats):
+            return False
+        proba = predict_proba(model, beats, batch_size=len(beats), precision=precision)
+        return bool(np.allclose(p[first : first + len(beats)], proba, atol=1e-4))
+
+    def named(mistakes) -> None:  # (a function computing rows_hold for a mistake, what to say)
+        _name_mistake(bool, [(gives, f"{head}: {what}") for gives, what in mistakes])
+
+    if m < n:
+        missing = n - m
+        if m > 0 and missing == n % batch_size:
+            last = max(0, m - batch_size)
+            named(
+                [
+                    (
+                        lambda: rows_hold(last, X[last:m]),
+                        f"the last, shorter batch ({missing} beats) is missing: range(0, len(X), "
+                        f"{batch_size}) ends with it, and X[i:i + {batch_size}] takes it whole.",
+                    )
+                ]
+            )
+        raise ExerciseError(f"{head}: {missing:,} missing. Send every beat: {step}.")
+    extra = m - n
+    mistakes = []
+    if extra == len(starts):
+        header = np.arange(X.shape[1], dtype=np.float64)[None]  # to_csv()'s line 0,1,...,T-1
+        mistakes.append(
+            (
+                lambda: rows_hold(0, np.vstack([header, X[:batch_size]])),
+                f"{extra:,} too many, one per request, and each answer starts with the answer "
+                f"for the beat 0, 1, ..., {X.shape[1] - 1}: the CSV sent has a header line, "
+                "which the endpoint reads as one more beat. Send the beats only (format_beats, "
+                "or to_csv(header=False, index=False)).",
+            )
+        )
+    for overlap in range(1, batch_size):
+        if sum(len(X[i : i + batch_size + overlap]) for i in starts) - n == extra:
+            mistakes.append(
+                (
+                    lambda overlap=overlap: rows_hold(0, X[: batch_size + overlap]),
+                    f"{extra:,} too many: the batches overlap by {overlap} beat"
+                    f"{'s' if overlap > 1 else ''}, the first holds {batch_size + overlap} beats. "
+                    f"Step by {batch_size}: {step}.",
+                )
+            )
+            break
+    named(mistakes)
+    raise ExerciseError(f"{head}: {extra:,} too many. Send each beat once: {step}.")
 
 
 # --- chapter 3: RR features -----------------------------------------------------------------
@@ -2149,11 +2334,13 @@ def check_aami_table(table, y_true, y_pred, class_names) -> None:
     likewise Se for a class absent from ``y_true``. ``y_true`` and ``y_pred`` hold class
     numbers ``0..C-1`` (or the class names themselves).
 
-    Mistakes named: the classes as columns (transposed), a missing or extra row or column,
-    percentages instead of fractions, Se and +P swapped (or
-    ``y_true`` and ``y_pred`` swapped, which gives the same numbers), one-vs-rest accuracy,
-    specificity or negative predictive value instead, another class's values, one value
-    for every class, rounded values, text instead of numbers.
+    Mistakes named, each only when the answer is what it gives: the classes as columns
+    (transposed), a missing or extra row or column, percentages instead of fractions, Se
+    and +P swapped in every row (or ``y_true`` and ``y_pred`` swapped, which gives the
+    same numbers), a column of one-vs-rest accuracy, specificity or negative predictive
+    value, a row holding another class's values, one value for every class, rounded
+    values, text instead of numbers. Otherwise the message says which value differs and
+    what it equals (say, the class's Se where +P is asked for).
     """
     names = list(class_names)
     _expect(
@@ -2255,30 +2442,35 @@ def check_aami_table(table, y_true, y_pred, class_names) -> None:
             if column == "Se"
             else "+P = TP / (TP + FP), one-vs-rest (y_true == c against y_pred == c)"
         )
-        named = [
-            (
-                want[swapped[column]],
-                f"that is its {swapped[column]}: Se and +P are swapped, or y_true and "
-                "y_pred were passed in the wrong order",
-            ),
-            (rates["accuracy"], "that is the one-vs-rest accuracy (TP + TN) / n"),
-            (rates["specificity"], "that is the specificity TN / (TN + FP)"),
-            (rates["npv"], "that is the negative predictive value TN / (TN + FN)"),
-        ]
-        for candidate, what in named:
-            _expect(
-                not _same_rates(g[c : c + 1], candidate[c : c + 1])[0],
-                f"{head}: {what}. {definition}.",
-            )
+        # the whole column is what a mistake gives: name it (swapped Se and +P: above)
+        _name_mistake(
+            lambda candidate, g=g: _same_rates(g, candidate).all(),
+            [
+                (rates[rate], f"{head}: {column} is {what}, in every row. {definition}.")
+                for rate, what in (
+                    ("accuracy", "the one-vs-rest accuracy (TP + TN) / n"),
+                    ("specificity", "the specificity TN / (TN + FP)"),
+                    ("npv", "the negative predictive value TN / (TN + FN)"),
+                )
+            ],
+        )
+        other = swapped[column]
+        _expect(
+            not _same_rates(g[c : c + 1], want[other][c : c + 1])[0],
+            f"{head}: that is its {other}, "
+            + ("TP / (TP + FN)" if other == "Se" else "TP / (TP + FP)")
+            + f". {definition}.",
+        )
+        row = np.array([got["Se"][c], got["+P"][c]])
         others = [
             names[k]
             for k in range(len(names))
-            if k != c and _same_rates(g[c : c + 1], w[k : k + 1])[0]
+            if k != c and _same_rates(row, np.array([want["Se"][k], want["+P"][k]])).all()
         ]
         _expect(
             not others,
-            f"{head}: that is the value of class {others[0] if others else ''}: row "
-            f"{names[c]} must hold class {c} (y_true == {c}).",
+            f"{head}: row {names[c]} holds the values of class {others[0] if others else ''}; "
+            f"it must hold class {c} (y_true == {c}).",
         )
         _expect(
             not (len(g) > 1 and np.allclose(g, g[0], equal_nan=True)),

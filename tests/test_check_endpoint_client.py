@@ -81,7 +81,7 @@ def test_names_the_missing_last_batch(setup):
 def test_names_a_missing_full_batch(setup):
     model, X = setup
     chunks, latencies = _client(model, X, starts=[0, 200, 300])
-    with pytest.raises(checks.ExerciseError, match="1 batch\\(es\\) of 100 are missing"):
+    with pytest.raises(checks.ExerciseError, match="250 rows, expected 350: 100 missing"):
         checks.check_endpoint_client(pd.concat(chunks, ignore_index=True), latencies, model, X)
 
 
@@ -95,7 +95,31 @@ def test_names_batches_out_of_order(setup):
 def test_names_overlapping_batches(setup):
     model, X = setup
     chunks, latencies = _client(model, X, size=BATCH + 1)  # X[i:i + 101]
-    with pytest.raises(checks.ExerciseError, match="3 too many. Are batches overlapping"):
+    with pytest.raises(checks.ExerciseError, match="3 too many: the batches overlap by 1 beat"):
+        checks.check_endpoint_client(pd.concat(chunks, ignore_index=True), latencies, model, X)
+
+
+def test_names_a_header_line_sent_as_a_beat(setup):
+    """pd.DataFrame(batch).to_csv(index=False) writes the column names 0,1,...,186 first: the
+    endpoint reads that line as one more beat, and answers it."""
+    model, X = setup
+    chunks = [
+        _answer_csv(model, np.vstack([np.arange(X.shape[1]), X[i : i + BATCH]]))
+        for i in range(0, N, BATCH)
+    ]
+    with pytest.raises(checks.ExerciseError, match=r"^(?!.*overlap).*4 too many.*header line"):
+        checks.check_endpoint_client(pd.concat(chunks, ignore_index=True), [0.05] * 4, model, X)
+
+
+def test_says_what_differs_for_beats_changed_before_sending(setup):
+    """Beats standardised before sending: no listed mistake, so no guessed cause."""
+    model, X = setup
+    scaled = (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)
+    chunks, latencies = _client(model, scaled)
+    with pytest.raises(
+        checks.ExerciseError,
+        match=r"^(?!.*digits).*p_ of beat 0 is \[.*\], the model says \[.*\] for X\[0\]",
+    ):
         checks.check_endpoint_client(pd.concat(chunks, ignore_index=True), latencies, model, X)
 
 
@@ -113,6 +137,17 @@ def test_names_the_repeated_index(setup):
         checks.check_endpoint_client(pd.concat(chunks), latencies, model, X)
 
 
+def test_says_what_the_index_is_without_guessing_why(setup):
+    model, X = setup
+    chunks, latencies = _client(model, X)
+    answers = pd.concat(chunks, ignore_index=True)
+    answers.index = answers.index + 1  # numbered from 1: not a pd.concat without ignore_index
+    with pytest.raises(
+        checks.ExerciseError, match=r"^(?!.*repeats).*index is not 0\.\.349 \(it starts \[1, 2, 3\]"
+    ):
+        checks.check_endpoint_client(answers, latencies, model, X)
+
+
 def test_names_swapped_one_hot_and_probabilities(setup):
     model, X = setup
     chunks, latencies = _client(model, X)
@@ -127,7 +162,7 @@ def test_names_beats_sent_with_too_few_digits(setup):
     model, X = setup
     rounded = np.round(X, 1)  # e.g. fmt="%.1f"
     chunks, latencies = _client(model, rounded)
-    with pytest.raises(checks.ExerciseError, match="send each beat whole and unchanged"):
+    with pytest.raises(checks.ExerciseError, match=r"rounded to 1 decimal.*9 significant"):
         checks.check_endpoint_client(pd.concat(chunks, ignore_index=True), latencies, model, X)
 
 

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from imblearn.under_sampling import RandomUnderSampler  # noqa: E402
+from imblearn.under_sampling import NearMiss, RandomUnderSampler  # noqa: E402
 from scipy.special import softmax  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -207,6 +207,12 @@ WRONG_SPLIT = {
     "not shuffled": (
         lambda X, y, y5: _split(X, y, dict(shuffle=False), dict(shuffle=False)),
         "not shuffled",
+    ),
+    "a channel axis added to the beats": (
+        lambda X, y, y5: tuple(
+            a[..., None] if a.ndim == 2 else a for a in _split_official(X, y, y5)
+        ),  # fmt: skip
+        r"^(?!.*in that order).*X_train has shape \(600, 6, 1\), expected \(600, 6\)",
     ),
 }
 
@@ -613,7 +619,7 @@ WRONG_LOSS_PLOT = {
     "pyplot without ax (stale axes)": (_stale_axes, "drawn on another Axes than ax"),
     "log of the losses": (
         lambda: _plot_with(train=np.log(TRAIN_LOSSES), val=np.log(VAL_LOSSES)),
-        "not a transformed",
+        "logarithm of the losses",
     ),
     "train_losses twice": (lambda: _plot_with(val=TRAIN_LOSSES), "no curve holds val_losses"),
     "val_losses only": (lambda: _plot_with(train=VAL_LOSSES), "no curve holds train_losses"),
@@ -630,6 +636,10 @@ WRONG_LOSS_PLOT = {
     "no title": (lambda: _plot_with(title=""), "title"),
     "no x label": (lambda: _plot_with(xlabel=""), "label the x axis"),
     "the figure instead of the Axes": (lambda: _plot_official().figure, "pass the matplotlib Axes"),
+    "losses divided by the number of batches": (
+        lambda: _plot_with(train=np.divide(TRAIN_LOSSES, 8), val=np.divide(VAL_LOSSES, 8)),
+        r"^(?!.*log).*curves of ax hold \[0\.0862, 0\.0512.*train_losses is \[0\.69, 0\.41",
+    ),
 }
 
 VALID_LOSS_PLOT = {
@@ -721,7 +731,7 @@ def _logits(model, X_val, X_test):
 WRONG_METRICS = {
     "validation beats with the test labels": (
         _metrics_with(proba_of=lambda m, Xv, Xt: predict_proba(m, Xv)),
-        r"not the model's probabilities for X_test.*X_val",
+        r"not the model's probabilities for X_test.*predict_proba\(model, X_test\)",
     ),
     "ROC-AUC of the normal class": (
         _metrics_with(auc_of=lambda y, p: skm.roc_auc_score(y, p[:, 0])),
@@ -760,6 +770,22 @@ WRONG_METRICS = {
             accuracy_of=lambda y, p: torch.tensor(p.argmax(1) == y, dtype=torch.float).mean()
         ),
         "test_accuracy is a Tensor",
+    ),
+    "probabilities as percentages": (
+        _metrics_with(proba_of=lambda m, Xv, Xt: 100 * predict_proba(m, Xt)),
+        r"^(?!.*softmax).*percentages",
+    ),
+    "probabilities of another model": (
+        _metrics_with(
+            proba_of=lambda m, Xv, Xt: predict_proba(
+                LSTMClassifier(hidden_size=4, num_classes=2), Xt, precision="fp32"
+            )
+        ),
+        r"^(?!.*X_val).*not the model's probabilities for X_test: row \d+ is \[",
+    ),
+    "balanced accuracy": (
+        _metrics_with(accuracy_of=lambda y, p: skm.balanced_accuracy_score(y, p.argmax(1))),
+        r"test_accuracy is \d\.\d{4}, expected \d\.\d{4}: compare",
     ),
 }
 
@@ -1038,10 +1064,22 @@ def _us_reshuffled(X, y, X_test, y_test):
     return sampler, X_bal[order], y_bal[order]
 
 
+def _us_near_miss(X, y, X_test, y_test):
+    sampler = NearMiss()  # another undersampler: keeps the beats nearest to the rare classes
+    X_bal, y_bal = sampler.fit_resample(X, y)
+    return sampler, X_bal, y_bal
+
+
+def _us_ten_per_class(X, y, X_test, y_test):
+    sampler = RandomUnderSampler(sampling_strategy={c: 10 for c in range(5)}, random_state=SEED)
+    X_bal, y_bal = sampler.fit_resample(X, y)
+    return sampler, X_bal, y_bal
+
+
 WRONG_UNDERSAMPLING = {
     "random_state=0": (_us_seed(0), r"random_state=0, expected SEED \(42\)"),
     "no random_state": (_us_seed(None), "without random_state"),
-    "outputs swapped": (_us_swapped, "X_bal has shape"),
+    "outputs swapped": (_us_swapped, "X_bal holds labels.*in that order"),
     "sampler kept unfitted": (_us_unfitted_sampler, "no sample_indices_"),
     "another sampler kept": (_us_other_sampler, r"X_bal is not X_train\[sampler.sample_indices_\]"),
     "only the majority class reduced": (_us_majority, "expected all equal"),
@@ -1049,6 +1087,14 @@ WRONG_UNDERSAMPLING = {
     "pandas output kept": (_us_dataframe, "pandas DataFrame.*to_numpy"),
     "replacement=True": (_us_replacement, "replacement=True"),
     "resampled set reshuffled": (_us_reshuffled, "right beats in another order"),
+    "NearMiss": (
+        _us_near_miss,
+        r"^(?!.*without random_state).*sampler is a NearMiss.*RandomUnderSampler",
+    ),
+    "ten beats per class": (
+        _us_ten_per_class,
+        r"^(?!.*resample X_train).*each class has 10 beats, expected 12",
+    ),
 }
 
 VALID_UNDERSAMPLING = {
@@ -1163,11 +1209,13 @@ def test_forward_valid_answers(fcn_task, answer, capsys):
 
 
 def _batched(X, model, softmax_dim=1, log=False, stop=None, step=100, order=None, eval_=True,
-             join=True, numpy=True):  # fmt: skip
+             join=True, numpy=True, start=0, other=None):  # fmt: skip
     if eval_:
         model.eval()
+    if other is not None:  # the model to check: put in eval mode, then another one scores
+        other.eval()
     chunks = []
-    starts = list(range(0, stop if stop is not None else len(X), step))
+    starts = list(range(start, stop if stop is not None else len(X), step))
     with torch.no_grad():
         for i in starts if order is None else order(starts):
             logits = model(torch.tensor(X[i : i + step]))
@@ -1205,10 +1253,22 @@ WRONG_BATCHED = {
         lambda m, X: _batched(X, m, order=lambda s: s[::-1]),
         "wrong order",
     ),
-    "model.eval() after the loop": (_batched_eval_late, r"call model\.eval\(\) before the loop"),
+    "model.eval() after the loop": (_batched_eval_late, r"model\.eval\(\) before the loop"),
     "predicted classes only": (
         lambda m, X: _batched(X, m).argmax(axis=1),
         "probability of every class",
+    ),
+    "batches from beat 1": (
+        lambda m, X: _batched(X, m, start=1),
+        r"^(?!.*last, smaller).*249 rows, expected 250",
+    ),
+    "a list of rows": (
+        lambda m, X: _batched(X, m).tolist(),
+        r"^(?!.*of batches).*proba_seed is a list.*NumPy array",
+    ),
+    "another model": (
+        lambda m, X: _batched(X, LSTMFCN(num_classes=5, seq_len=40, **SMALL_FCN), other=m),
+        r"probabilities differ from the model's in eval mode for X_test: beat \d+ has \[",
     ),
 }
 
@@ -1261,8 +1321,20 @@ def test_batched_wrong_answers(fcn_task, answer, message):
         checks.check_batched_inference(proba, model, X_test)
 
 
+def _cpu_runs_bf16_lstm() -> bool:
+    """oneDNN has no bfloat16 LSTM on CPUs without bfloat16 instructions."""
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            nn.LSTM(1, 2, batch_first=True)(torch.zeros(1, 3, 1))
+    except RuntimeError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("answer", _valid(VALID_BATCHED))
 def test_batched_valid_answers(fcn_task, answer, capsys):
+    if answer is _batched_autocast and not _cpu_runs_bf16_lstm():
+        pytest.skip("this CPU cannot run an LSTM in bfloat16: no student computes in it here")
     model, _, _, X_test = fcn_task
     model.train()
     checks.check_batched_inference(answer(model, X_test), model, X_test)
@@ -1900,6 +1972,25 @@ def _aami_shifted(t, y, p):
     return shifted
 
 
+def _aami_plus_p_over_the_class(y, pred):
+    """+P as TP / (TP + FN): the class's own beats in the denominator (that is Se)."""
+    rows = {}
+    for c, name in enumerate(AAMI_CLASSES):
+        tp = np.sum((y == c) & (pred == c))
+        rows[name] = {"Se": tp / np.sum(y == c), "+P": tp / (tp + np.sum((y == c) & (pred != c)))}
+    return pd.DataFrame(rows).T
+
+
+def _aami_jaccard(y, pred):
+    """+P as TP / (TP + FN + FP): no listed mistake."""
+    rows = {}
+    for c, name in enumerate(AAMI_CLASSES):
+        tp = np.sum((y == c) & (pred == c))
+        wrong = np.sum((y == c) != (pred == c))
+        rows[name] = {"Se": tp / np.sum(y == c), "+P": tp / (tp + wrong)}
+    return pd.DataFrame(rows).T
+
+
 WRONG_AAMI = {
     "Se and +P swapped": (
         _aami_modified(lambda t, y, p: t.rename(columns={"Se": "+P", "+P": "Se"})),
@@ -1916,13 +2007,21 @@ WRONG_AAMI = {
     ),
     "no row for a class never predicted": (_aami_predicted_labels_only, "no row for class F"),
     "integer index": (_aami_modified(lambda t, y, p: t.reset_index(drop=True)), r"rows are \[0"),
-    "rows shifted by one class": (_aami_modified(_aami_shifted), "value of class"),
+    "rows shifted by one class": (_aami_modified(_aami_shifted), "holds the values of class"),
     "rounded": (_aami_modified(lambda t, y, p: t.round(2)), "rounded to 2 decimals"),
     "macro Se in every row": (
         _aami_modified(lambda t, y, p: t.assign(Se=skm.recall_score(y, p, average="macro"))),
         "in every row",
     ),
     "text": (_aami_modified(lambda t, y, p: t.map("{:.1%}".format)), "numbers, not text"),
+    "+P over the class's own beats": (
+        _aami_plus_p_over_the_class,
+        r"^(?!.*swapped).*\+P of class N is 0\.\d{4}, expected 0\.\d{4}: that is its Se",
+    ),
+    "+P over TP + FN + FP": (
+        _aami_jaccard,
+        r"\+P of class N is 0\.\d{4}, expected 0\.\d{4}: \+P = TP / \(TP \+ FP\)",
+    ),
 }
 
 VALID_AAMI = {
