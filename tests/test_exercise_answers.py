@@ -2046,6 +2046,142 @@ def test_aami_table_valid_answers(answer, pred, capsys):
     assert capsys.readouterr().out.startswith("Correct")
 
 
+# --- every checker's fallback: an answer that is no listed mistake -------------------------
+# The checker raises ExerciseError saying what differs, never crashes (IndexError...) and
+# never names a mistake the answer does not show. One entry per checker in checks.__all__.
+
+
+def _fallback_table(y, proba):
+    return _table_modified(lambda t, y, p: t.assign(f1=(t["precision"] + t["recall"]) / 2))(
+        y, proba
+    )
+
+
+FALLBACK = {
+    "check_split": (
+        None,
+        lambda: checks.check_split(
+            *_split_stratified_seed(SPLIT_X, SPLIT_YB, 7), SPLIT_X, SPLIT_YB, random_state=SEED
+        ),
+        "sizes and proportions are right, but the test set is not the one random_state=42",
+    ),
+    "check_run_epoch": (
+        None,
+        lambda: checks.check_run_epoch(_epoch_median),
+        "expected the mean loss per sample",
+    ),
+    "check_loss_plot": (
+        None,
+        lambda: checks.check_loss_plot(
+            _plot_with(train=np.divide(TRAIN_LOSSES, 8), val=np.divide(VAL_LOSSES, 8)),
+            TRAIN_LOSSES,
+            VAL_LOSSES,
+        ),
+        r"^(?!.*log).*curves of ax hold",
+    ),
+    "check_test_metrics": (
+        "binary_task",
+        lambda model, X_val, X_test, y_test: checks.check_test_metrics(
+            y_test,
+            *WRONG_METRICS["balanced accuracy"][0](model, X_val, X_test, y_test),
+            model,
+            X_test,
+        ),
+        r"test_accuracy is \d\.\d{4}, expected \d\.\d{4}: compare",
+    ),
+    "check_early_auc": (
+        "early_task_140",
+        lambda model, X, y: checks.check_early_auc(_early_reversed, model, X, y),
+        r"the ROC-AUC is \d\.\d{4}, expected \d\.\d{4}",
+    ),
+    "check_undersampling": (
+        None,
+        lambda: checks.check_undersampling(
+            *_us_ten_per_class(US_X, US_Y, US_X_TEST, US_Y_TEST)[1:],
+            _us_ten_per_class(US_X, US_Y, US_X_TEST, US_Y_TEST)[0],
+            US_X,
+            US_Y,
+            random_state=SEED,
+        ),
+        r"^(?!.*resample X_train).*each class has 10 beats, expected 12",
+    ),
+    "check_lstm_fcn_output": (
+        "fcn_task",
+        lambda model, X_bal, X_train, X_test: checks.check_lstm_fcn_output(
+            model(torch.tensor(X_bal[:8]))[:4],
+            batch_size=8,
+            x=torch.tensor(X_bal[:8]),
+            source=X_bal,
+        ),
+        r"logits have shape \(4, 5\), expected \(8, 5\)",
+    ),
+    "check_batched_inference": (
+        "fcn_task",
+        lambda model, X_bal, X_train, X_test: checks.check_batched_inference(
+            WRONG_BATCHED["another model"][0](model, X_test), model.eval(), X_test
+        ),
+        r"probabilities differ from the model's in eval mode.*beat 0 has \[",
+    ),
+    "check_per_class_table": (
+        None,
+        lambda: checks.check_per_class_table(
+            _fallback_table(TABLE_Y, TABLE_PROBA), TABLE_Y, TABLE_PROBA, CLASSES
+        ),
+        r"f1 of class N is 0\.\d{4}, expected 0\.\d{4}: one-vs-rest",
+    ),
+    "check_endpoint_client": (
+        "fcn_task",
+        lambda model, X_bal, X_train, X_test: checks.check_endpoint_client(
+            _endpoint_answers(model.eval(), X_test * 2), [0.05] * 3, model, X_test
+        ),
+        r"^(?!.*digits).*p_ of beat 0 is \[",
+    ),
+    "check_rr_features": (
+        None,
+        lambda: checks.check_rr_features(_rr(_rr_student, window=5)),
+        r"beat 5 has local_rr = 0\.\d+, expected 0\.\d+",
+    ),
+    "check_beat_matching": (
+        None,
+        lambda: checks.check_beat_matching(_match_mutual),
+        "has no match, but detection 0",
+    ),
+    "check_aami_table": (
+        None,
+        lambda: checks.check_aami_table(
+            _aami_jaccard(AAMI_Y, AAMI_PRED), AAMI_Y, AAMI_PRED, AAMI_CLASSES
+        ),
+        r"\+P of class N is 0\.\d{4}, expected 0\.\d{4}: \+P = TP / \(TP \+ FP\)",
+    ),
+}
+
+
+def _endpoint_answers(model, X_sent):
+    """What the endpoint answers for X_sent, in batches of 100, read back as a client does."""
+    proba = np.concatenate(
+        [predict_proba(model, X_sent[i : i + 100], precision="fp32") for i in range(0, 250, 100)]
+    )
+    answers = pd.DataFrame(proba, columns=[f"p_{c}" for c in range(1, 6)])
+    for c in range(1, 6):
+        answers[f"y_{c}"] = (proba.argmax(axis=1) == c - 1).astype(int)
+    return answers
+
+
+def test_every_checker_has_a_fallback_case():
+    assert sorted(FALLBACK) == sorted(n for n in checks.__all__ if n.startswith("check_"))
+
+
+@pytest.mark.parametrize(("fixture", "run", "message"), _params(FALLBACK))
+def test_fallback_says_what_differs(request, fixture, run, message):
+    """Not an IndexError or any other crash inside checks.py: an ExerciseError."""
+    task = request.getfixturevalue(fixture) if fixture else ()
+    try:
+        with pytest.raises(checks.ExerciseError, match=message):
+            run(*task)
+    finally:
+        plt.close("all")
+
+
 # --- the library's size ---------------------------------------------------------------------
 
 
