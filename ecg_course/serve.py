@@ -14,9 +14,19 @@ printed gives the address. Routes:
   413 or 415 with ``{"detail": "<what is wrong>"}``, and the server keeps serving.
 * ``GET /health``: ``{"status": "ok", ...}`` with the model's classes and input length.
 
-Stop it with Ctrl+C or SIGTERM: uvicorn finishes the requests in flight, then exits.
-From a notebook, :func:`ecg_course.endpoint.start_endpoint` runs this command in a
-subprocess and stops it again.
+Stop it with Ctrl+C or SIGTERM: uvicorn finishes the requests in flight, then exits
+(status 0 after Ctrl+C). From a notebook, :func:`ecg_course.endpoint.start_endpoint`
+runs this command in a subprocess and stops it again.
+
+Before it serves, the command checks what it is given and answers a mistake with
+``error: ...`` and exit status 2, as argparse does: a model file it cannot use
+(:func:`ecg_course.artifact.load_model` says why), a port outside 0-65535, a device
+that does not exist here, a log level uvicorn does not know, a ``--precision`` in
+which the model does not run on the device (on a CPU, PyTorch has no float16 LSTM, and
+no bfloat16 one without AVX-512; the command also runs the model on one beat). The line
+``Serving on http://...`` comes once the socket accepts connections. Listening on
+another address than the loopback (``--host 0.0.0.0``) prints a warning: the
+endpoint has no authentication.
 
 FastAPI and uvicorn are maintained, preinstalled in Colab, and enough for one model
 behind one route. The event loop reads and checks requests; the model runs on one
@@ -29,11 +39,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ipaddress
 import os
 import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -43,16 +56,18 @@ import numpy as np
 import torch
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request, Response
+from uvicorn.config import LOG_LEVELS
 
 from ecg_course import payload
-from ecg_course.artifact import ArtifactError, SavedModel, load_model
-from ecg_course.precision import PRECISIONS, resolve_precision
+from ecg_course.artifact import ArtifactError, ArtifactWarning, SavedModel, load_model
+from ecg_course.precision import PRECISIONS, lstm_runs_in, resolve_precision
 from ecg_course.training import get_device, predict_proba
 
 __all__ = ["create_app", "main", "read_server_timing", "server_timing"]
 
 READY_PREFIX = "Serving on "
-"""Start of the line the command prints once its socket is bound: ``Serving on http://...``."""
+"""Start of the line the command prints once its socket accepts connections:
+``Serving on http://...``."""
 SHUTDOWN_GRACE_S = 10
 """Seconds uvicorn waits for requests in flight when asked to stop."""
 
@@ -90,9 +105,28 @@ def create_app(saved: SavedModel, device: str | None = None, precision: str = "a
         device: where to run it; CUDA when present by default.
         precision: ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"``
             (:func:`ecg_course.precision.resolve_precision`; ``/health`` says which ran).
+
+    Raises:
+        ValueError: a model the endpoint cannot serve (see :func:`_check_servable`), or a
+            precision in which it does not run on ``device``: the model is run once on a
+            beat of zeros here, so that such a server does not start and answer every
+            request with a 500.
     """
     _check_servable(saved)
     predictor = _Predictor(saved, get_device(device), precision)
+    advice = "Use --precision fp32, or auto (it picks a format this hardware runs)."
+    name, where = predictor.precision.name, predictor.device
+    if not lstm_runs_in(predictor.precision):
+        predictor.close()
+        raise ValueError(f"PyTorch has no LSTM kernel in {name} on this {where.type}. {advice}")
+    try:  # whatever else would make every request fail
+        predictor._predict(np.zeros((1, saved.input_length), dtype=np.float32))
+    except (RuntimeError, ValueError) as error:
+        predictor.close()
+        first_line = (str(error).strip() or type(error).__name__).splitlines()[0]
+        raise ValueError(
+            f"the model does not run in {name} on {where} ({first_line}). {advice}"
+        ) from error
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -207,6 +241,19 @@ def _stop_on_stdin_eof(server: uvicorn.Server) -> None:
     threading.Thread(target=watch, name="stdin-eof", daemon=True).start()
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, printing ``ready_line`` once its socket accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, ready_line: str) -> None:
+        super().__init__(config)
+        self.ready_line = ready_line
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)  # binds, listens, accepts
+        if self.started:
+            print(self.ready_line, flush=True)
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to ``host:port`` (port 0: a free one), for uvicorn to serve on.
 
@@ -226,17 +273,80 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0 to 65535 (0: a free one)")
+    return port
+
+
+def _device(text: str) -> str:
+    """An argparse type: ``cpu``, or a CUDA (``cuda``, ``cuda:1``) or MPS device present here."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a device: give cpu, cuda or cuda:N"
+        ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: this machine has no CUDA GPU (use cpu)")
+        if device.index is not None and device.index >= count:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}"
+            )
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available here (use cpu)")
+    elif device.type != "cpu":
+        raise argparse.ArgumentTypeError(f"{text!r}: the endpoint runs on cpu, cuda or mps")
+    return text
+
+
+def exposure_warning(host: str) -> str | None:
+    """The warning to print when the address ``host`` (as bound) is not the loopback."""
+    try:
+        if ipaddress.ip_address(host.split("%")[0]).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"warning: listening on {host}, reachable from other machines: the endpoint has no "
+        "authentication and no encryption, so anyone who reaches this port can use the model. "
+        "Use --host 127.0.0.1 (the default) unless that is intended, on a network you trust."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve a saved model until stopped; returns the exit status."""
+    """Serve a saved model until stopped; returns the exit status.
+
+    A mistake in the arguments or the model file is answered ``error: ...`` on stderr
+    and status 2; Ctrl+C stops the server gracefully, with status 0.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m ecg_course.serve", description="Serve a saved LSTM-FCN over HTTP."
     )
     parser.add_argument("--model", required=True, type=Path, help="file written by save_model")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    parser.add_argument("--port", type=_port, default=0, help="port to listen on (0: a free one)")
+    parser.add_argument(
+        "--host", default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; the endpoint has "
+        "no authentication)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--device",
+        type=_device,
+        default=None,
+        help="cpu, cuda or cuda:N (default: cuda if present)",
+    )
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
-    parser.add_argument("--log-level", default="info", help="uvicorn's log level")
+    parser.add_argument("--log-level", choices=list(LOG_LEVELS), default="info",
+                        help="uvicorn's log level")  # fmt: skip
     parser.add_argument(
         "--stop-on-stdin-eof",
         action="store_true",
@@ -244,10 +354,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        saved = load_model(args.model)
+        return _serve(args)
+    except KeyboardInterrupt:  # Ctrl+C before the server ran (loading the model)
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ArtifactWarning)
+            saved = load_model(args.model)
     except (FileNotFoundError, ArtifactError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    for warning in caught:
+        if issubclass(warning.category, ArtifactWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)  # fmt: skip
     try:
         app = create_app(saved, device=args.device, precision=args.precision)
     except ValueError as error:
@@ -259,16 +385,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port} ({error}).", file=sys.stderr)
         return 2
     host, port = sock.getsockname()[:2]
+    warning = exposure_warning(host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     config = uvicorn.Config(
-        app, log_level=args.log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_S
+        app,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    server = uvicorn.Server(config)
+    url_host = f"[{host}]" if ":" in host else host
+    server = _Server(
+        config, f"{READY_PREFIX}http://{url_host}:{port} (model {args.model}, pid {os.getpid()})"
+    )
     if args.stop_on_stdin_eof:
         _stop_on_stdin_eof(server)
-    url_host = f"[{host}]" if ":" in host else host
-    print(f"{READY_PREFIX}http://{url_host}:{port} (model {args.model}, pid {os.getpid()})",
-          flush=True)  # fmt: skip
-    server.run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops gracefully on Ctrl+C,
+        server.run(sockets=[sock])  # then raises it again: done
     return 0
 
 

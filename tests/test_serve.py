@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +20,12 @@ import pandas as pd
 import pytest
 import requests
 import torch
+import uvicorn
 
 from ecg_course import artifact, mitbih, payload
 from ecg_course.endpoint import EndpointError, start_endpoint
 from ecg_course.models import LSTMFCN
+from ecg_course.precision import lstm_runs_in, resolve_precision
 from ecg_course.serve import read_server_timing, server_timing
 from ecg_course.training import get_device, predict_proba
 
@@ -348,3 +354,177 @@ def test_the_listening_socket_lets_asyncio_turn_nagle_off():
     with listening_socket("127.0.0.1", 0) as sock:
         assert sock.proto == socket.IPPROTO_TCP
         assert sock.getsockname()[1] > 0
+
+
+# --- The command's mistakes: "error: ..." and status 2, never a traceback -----------------
+
+
+def _main_status(argv: list[str], capsys) -> tuple[int, str]:
+    """``python -m ecg_course.serve ARGV`` in this process: its status and its stderr.
+    An exception (a traceback in a terminal) fails the test, and so does serving."""
+    from ecg_course import serve
+
+    def run(self, sockets=None):
+        raise AssertionError(f"the command started serving; it printed {capsys.readouterr()}")
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(uvicorn.Server, "run", run)
+            status = serve.main(argv)
+    except SystemExit as exit_:  # argparse's errors
+        status = exit_.code
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--port", "70000"], "argument --port: '70000' is not a port: give 0 to 65535"),
+        (["--port", "-1"], "argument --port: '-1' is not a port"),
+        (["--device", "bogus"], "argument --device: 'bogus' is not a device"),
+        (["--device", "meta"], "argument --device: 'meta': the endpoint runs on cpu, cuda or mps"),
+        (["--log-level", "bogus"], "argument --log-level: invalid choice: 'bogus'"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_a_wrong_option_is_an_error_line_and_status_2(tiny_model, capsys, args, says):
+    status, err = _main_status(["--model", str(tiny_model[1]), *args], capsys)
+    assert status == 2 and "error: " + says in err, err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_on_a_machine_without_it_is_an_error_line(tiny_model, capsys):
+    status, err = _main_status(["--model", str(tiny_model[1]), "--device", "cuda"], capsys)
+    assert status == 2 and "error: argument --device: 'cuda': this machine has no CUDA GPU" in err
+
+
+def test_a_precision_the_model_cannot_run_in_is_refused_at_start(tiny_model, capsys):
+    """fp16 on a CPU used to start, report healthy, and answer 500 to every request."""
+    if lstm_runs_in(resolve_precision("fp16", "cpu")):
+        pytest.skip("this PyTorch runs the LSTM in float16 on a CPU")
+    argv = ["--model", str(tiny_model[1]), "--device", "cpu", "--precision", "fp16"]
+    status, err = _main_status(argv, capsys)
+    assert status == 2, err
+    assert "error: " in err and "no LSTM kernel in fp16 on this cpu" in err
+    assert "--precision fp32" in err
+
+
+def test_a_model_that_fails_on_its_first_beat_is_refused_at_start(tiny_model, monkeypatch):
+    from ecg_course import serve
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("no kernel for this\nmore detail")
+
+    monkeypatch.setattr(serve, "predict_proba", fail)
+    with pytest.raises(ValueError, match=r"does not run in fp32 on cpu \(no kernel for this\)"):
+        serve.create_app(artifact.load_model(tiny_model[1]), device="cpu", precision="fp32")
+
+
+def _damaged(path, tmp_path, change) -> str:
+    raw = torch.load(path, weights_only=True)
+    change(raw)
+    torch.save(raw, tmp_path / "damaged.pt")
+    return str(tmp_path / "damaged.pt")
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda raw: raw["state_dict"].pop("fc.bias"), "do not match the SHA-256 checksum"),
+        (lambda raw: raw.pop("architecture"), "lacks architecture"),
+        (lambda raw: raw["hparams"].update(depth=3), "hparams holds depth"),
+        (lambda raw: raw.update(hparams=[1, 2]), "hparams must be a dict"),
+        (lambda raw: raw.update(input_length="abc"), "input_length is 'abc'"),
+        (lambda raw: raw.update(input_length=100), "input_length is 100, but the model reads"),
+        (lambda raw: raw.update(class_names=["N", "S", "V"]), "class_names must be a list of 5"),
+    ],
+    ids=["weights", "architecture", "hparams key", "hparams list", "input_length text",
+         "input_length 100", "3 class names"],
+)  # fmt: skip
+def test_a_damaged_model_file_is_an_error_line_and_status_2(tiny_model, tmp_path, capsys,
+                                                            change, says):  # fmt: skip
+    status, err = _main_status(["--model", _damaged(tiny_model[1], tmp_path, change)], capsys)
+    assert status == 2 and says in err and err.startswith("error: "), err
+
+
+def test_the_real_command_answers_a_damaged_file_without_a_traceback(tiny_model, tmp_path):
+    path = _damaged(tiny_model[1], tmp_path, lambda raw: raw["hparams"].update(depth=3))
+    with pytest.raises(EndpointError, match="exited with status 2") as error:
+        start_endpoint(path)
+    assert "error: " in str(error.value) and "Traceback" not in str(error.value)
+
+
+def test_a_file_without_checksum_is_served_with_a_warning(tiny_model, tmp_path):
+    def version_1(raw):
+        raw["format_version"] = 1
+        del raw["weights_sha256"]
+
+    with start_endpoint(_damaged(tiny_model[1], tmp_path, version_1)) as running:
+        assert running.health()["status"] == "ok"
+        assert "warning: " in running.log and "without a checksum of its weights" in running.log
+
+
+def test_listening_beyond_the_loopback_warns_that_there_is_no_authentication(
+    tiny_model, capsys, monkeypatch
+):
+    from ecg_course import serve
+
+    assert serve.exposure_warning("127.0.0.1") is None and serve.exposure_warning("::1") is None
+    for host in ("0.0.0.0", "::", "192.168.1.20"):
+        assert "no authentication" in serve.exposure_warning(host)
+
+    class AllInterfaces(socket.socket):  # what --host 0.0.0.0 binds, without exposing this one
+        def getsockname(self):
+            return ("0.0.0.0", 8080)
+
+    monkeypatch.setattr(serve, "listening_socket", lambda host, port: AllInterfaces())
+    monkeypatch.setattr(serve._Server, "run", lambda self, sockets: None)
+    status, err = _main_status(["--model", str(tiny_model[1]), "--host", "0.0.0.0"], capsys)
+    assert status == 0 and "warning: listening on 0.0.0.0" in err and "no authentication" in err
+
+
+# --- Start and stop ---------------------------------------------------------------------
+
+
+def _serve_process(path, *args) -> tuple[subprocess.Popen, str]:
+    """The command in a subprocess, with Ctrl+C's default action (a shell's background
+    jobs ignore SIGINT, and Python keeps that); returns it and its first line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ecg_course.serve", "--model", str(path), "--log-level",
+         "warning", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    line = process.stdout.readline()
+    if not line.startswith("Serving on "):
+        process.kill()
+        pytest.fail(f"no address: {line!r} {process.communicate()}")
+    return process, line
+
+
+def test_the_address_is_printed_once_the_socket_accepts(tiny_model):
+    """It was printed before uvicorn listened: a client that connected on it was refused."""
+    process, line = _serve_process(tiny_model[1])
+    try:
+        host, port = line.split()[2].removeprefix("http://").rsplit(":", 1)
+        socket.create_connection((host, int(port)), timeout=5).close()  # at once: accepted
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_ctrl_c_stops_the_server_with_status_0_and_no_traceback(tiny_model, beats):
+    process, line = _serve_process(tiny_model[1])
+    url = line.split()[2]
+    for _ in range(100):  # (the address came before the socket listened: issue 24)
+        with contextlib.suppress(requests.ConnectionError):
+            requests.get(f"{url}/health", timeout=5)
+            break
+        time.sleep(0.05)
+    assert len(_invoke_csv(url, beats[:3])) == 3
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/health", timeout=5)
