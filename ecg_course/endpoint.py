@@ -142,6 +142,7 @@ def start_endpoint(
     precision: str = "auto",
     log_level: str = "warning",
     timeout: float = 120.0,
+    read_timeout: float | None = None,
 ) -> Endpoint:
     """Serve the model file ``model_path`` in a subprocess; returns once it answers.
 
@@ -153,6 +154,8 @@ def start_endpoint(
         precision: ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"``.
         log_level: uvicorn's log level (``"info"`` logs every request).
         timeout: seconds to wait for the server to answer ``GET /health``.
+        read_timeout: seconds a request may take to reach the server, headers and
+            body (``--read-timeout``; default :data:`ecg_course.serve.READ_TIMEOUT_S`).
 
     Raises:
         EndpointError: the server exited (e.g. a model file it refuses) or did not
@@ -165,6 +168,8 @@ def start_endpoint(
     ]  # fmt: skip
     if device is not None:
         command += ["--device", str(device)]
+    if read_timeout is not None:
+        command += ["--read-timeout", str(read_timeout)]
     process = subprocess.Popen(
         command,
         stdin=subprocess.PIPE,

@@ -28,6 +28,12 @@ no bfloat16 one without AVX-512; the command also runs the model on one beat). T
 another address than the loopback (``--host 0.0.0.0``) prints a warning: the
 endpoint has no authentication.
 
+Limits against clients that hold a connection without sending a request: the request
+line and headers may take :data:`MAX_HEADER_BYTES` (more: 431), a request must arrive
+whole, headers and body, within ``--read-timeout`` seconds of its first byte
+(:data:`READ_TIMEOUT_S`; later: 408 and the connection is closed), and an idle
+keep-alive connection is closed after :data:`KEEP_ALIVE_S` seconds.
+
 FastAPI and uvicorn are maintained, preinstalled in Colab, and enough for one model
 behind one route. The event loop reads and checks requests; the model runs on one
 dedicated thread, so one batch at a time uses every core, concurrent clients simply
@@ -40,8 +46,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http
 import ipaddress
+import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -52,11 +61,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import h11
 import numpy as np
 import torch
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request, Response
+from starlette.requests import ClientDisconnect
 from uvicorn.config import LOG_LEVELS
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ecg_course import payload
 from ecg_course.artifact import ArtifactError, ArtifactWarning, SavedModel, load_model
@@ -70,6 +82,14 @@ READY_PREFIX = "Serving on "
 ``Serving on http://...``."""
 SHUTDOWN_GRACE_S = 10
 """Seconds uvicorn waits for requests in flight when asked to stop."""
+MAX_HEADER_BYTES = 16 * 1024
+"""Largest request line and headers read (h11's default, set explicitly); more is a 431."""
+READ_TIMEOUT_S = 30.0
+"""Default of ``--read-timeout``: seconds a request may take to arrive, from its first byte
+(or from the connection) to the end of its body. A body of ``MAX_BODY_BYTES`` needs
+200 KiB/s."""
+KEEP_ALIVE_S = 5
+"""Seconds an idle keep-alive connection stays open (uvicorn's ``timeout_keep_alive``)."""
 
 
 class _Predictor:
@@ -212,11 +232,14 @@ async def _read_body(request: Request) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:  # e.g. closed by the read timeout: nobody to answer
+        raise HTTPException(408, detail="the client went away before its body arrived.") from None
     return b"".join(chunks)
 
 
@@ -239,6 +262,101 @@ def _stop_on_stdin_eof(server: uvicorn.Server) -> None:
         server.should_exit = True
 
     threading.Thread(target=watch, name="stdin-eof", daemon=True).start()
+
+
+_HEAD_END = re.compile(rb"\n\r?\n")
+"""The blank line that ends a request head (h11 also reads bare newlines)."""
+
+
+class _H11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, with a deadline for each request to arrive whole.
+
+    uvicorn closes an idle keep-alive connection (``timeout_keep_alive``) but waits
+    forever for the rest of a request once its first byte came: a client sending its
+    headers a byte a second, or a body shorter than its Content-Length, held a
+    connection (and its memory) for good. Here a connection must deliver its request,
+    headers and body, within ``read_timeout`` seconds of the connection or of the
+    request's first byte; else it is answered 408 and closed. The time the model takes
+    does not count: the deadline ends when the request has arrived.
+
+    A request line and headers over ``h11_max_incomplete_event_size`` bytes get a 431.
+    """
+
+    read_timeout: float = READ_TIMEOUT_S
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._read_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._read_timer = self.loop.call_later(self.read_timeout, self._read_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_read_timer()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        """Parse what arrived (uvicorn's), then start or stop the request's deadline."""
+        super().handle_events()
+        if not self._request_arriving():
+            self._stop_read_timer()
+        elif self._read_timer is None and not self.transport.is_closing():
+            self._read_timer = self.loop.call_later(self.read_timeout, self._read_timed_out)
+
+    def _request_arriving(self) -> bool:
+        """Whether part of a request came and the rest is awaited (its head or body)."""
+        state = self.conn.their_state
+        return state is h11.SEND_BODY or (state is h11.IDLE and bool(self.conn.trailing_data[0]))
+
+    def _stop_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _read_timed_out(self) -> None:
+        self._read_timer = None
+        if self.transport.is_closing():
+            return
+        self.logger.warning(
+            "Request not received within %g s: connection closed.", self.read_timeout
+        )
+        self._answer_and_close(
+            408, f"the request did not arrive whole within {self.read_timeout:g} s "
+            "(headers and the body its Content-Length announces)."
+        )  # fmt: skip
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._head_too_large(data):
+            limit = self.config.h11_max_incomplete_event_size or MAX_HEADER_BYTES
+            self.logger.warning("Request headers over %d bytes: connection closed.", limit)
+            self._answer_and_close(431, f"the request line and headers are over {limit:,} bytes.")
+            return
+        super().data_received(data)
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """Whether the request head being read, with ``data``, passes the header limit.
+
+        h11's ``max_incomplete_event_size`` only bounds a head still incomplete after a
+        read: a larger head that arrives whole in one read (up to 256 KiB) would pass.
+        """
+        limit = self.config.h11_max_incomplete_event_size or MAX_HEADER_BYTES
+        head = (self.conn.trailing_data[0] + data)[: limit + 4]
+        end = _HEAD_END.search(head)
+        return (end.end() if end else len(head)) > limit
+
+    def _answer_and_close(self, status: int, detail: str) -> None:
+        """Answer ``status`` with ``{"detail": ...}`` outside h11's state machine, and close."""
+        body = json.dumps({"detail": detail}).encode()
+        head = (
+            f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        self.transport.close()
+
+
+def _protocol(read_timeout: float) -> type[_H11Protocol]:
+    """The HTTP protocol class for uvicorn, with this read timeout."""
+    return type("H11ProtocolWithReadTimeout", (_H11Protocol,), {"read_timeout": read_timeout})
 
 
 class _Server(uvicorn.Server):
@@ -308,6 +426,17 @@ def _device(text: str) -> str:
     return text
 
 
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
+
+
 def exposure_warning(host: str) -> str | None:
     """The warning to print when the address ``host`` (as bound) is not the loopback."""
     try:
@@ -347,6 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--log-level", choices=list(LOG_LEVELS), default="info",
                         help="uvicorn's log level")  # fmt: skip
+    parser.add_argument(
+        "--read-timeout", type=_positive_seconds, default=READ_TIMEOUT_S, metavar="SECONDS",
+        help="seconds a request may take to arrive, headers and body (default: %(default)g)",
+    )  # fmt: skip
     parser.add_argument(
         "--stop-on-stdin-eof",
         action="store_true",
@@ -391,6 +524,9 @@ def _serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app,
         log_level=args.log_level,
+        http=_protocol(args.read_timeout),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     url_host = f"[{host}]" if ":" in host else host

@@ -384,6 +384,7 @@ def _main_status(argv: list[str], capsys) -> tuple[int, str]:
         (["--device", "bogus"], "argument --device: 'bogus' is not a device"),
         (["--device", "meta"], "argument --device: 'meta': the endpoint runs on cpu, cuda or mps"),
         (["--log-level", "bogus"], "argument --log-level: invalid choice: 'bogus'"),
+        (["--read-timeout", "0"], "argument --read-timeout: '0' is not a number of seconds"),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
@@ -528,3 +529,105 @@ def test_ctrl_c_stops_the_server_with_status_0_and_no_traceback(tiny_model, beat
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/health", timeout=5)
+
+
+# --- Clients that hold a connection -----------------------------------------------------
+
+READ_TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module")
+def strict_endpoint(tiny_model):
+    with start_endpoint(tiny_model[1], read_timeout=READ_TIMEOUT) as running:
+        yield running
+
+
+def _connect(endpoint) -> socket.socket:
+    host, port = endpoint.url.removeprefix("http://").rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=READ_TIMEOUT + 5)
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (a socket timeout fails the test)."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _head(beat_count: int = 1, declared: int | None = None) -> tuple[bytes, bytes]:
+    body = payload.format_beats(np.full((beat_count, 187), 0.5, np.float32)).encode()
+    length = len(body) if declared is None else declared
+    head = (f"POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: text/csv\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()  # fmt: skip
+    return head, body
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_off_by_the_read_timeout(strict_endpoint):
+    head, _ = _head()
+    with _connect(strict_endpoint) as sock:
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # the server closes while we still send
+            for byte in head:
+                sock.send(bytes([byte]))
+                time.sleep(0.2)  # the whole head would take 20 s
+        answer = _read_all(sock)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"did not arrive whole within 1 s" in answer
+    assert READ_TIMEOUT - 0.1 < waited < READ_TIMEOUT + 2
+    assert strict_endpoint.health()["status"] == "ok"
+
+
+@pytest.mark.parametrize("sent", ["nothing", "a body shorter than its Content-Length"])
+def test_a_request_that_never_arrives_whole_is_cut_off(strict_endpoint, sent):
+    head, body = _head(declared=10_000)
+    with _connect(strict_endpoint) as sock:
+        started = time.monotonic()
+        if sent != "nothing":
+            sock.sendall(head + body[:100])
+        answer = _read_all(sock)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 ") and READ_TIMEOUT - 0.1 < waited < READ_TIMEOUT + 2
+    assert strict_endpoint.health()["status"] == "ok"
+    assert "Traceback" not in strict_endpoint.log  # the route waiting for the body ends quietly
+
+
+def test_the_read_timeout_counts_each_request_from_its_first_byte(strict_endpoint):
+    """Keep-alive idle time and the time the model takes are not the request's arrival."""
+    head, body = _head()
+    with _connect(strict_endpoint) as sock:
+        for _ in range(2):
+            for part in (head, body[:1000], body[1000:]):  # a slow but whole request
+                sock.sendall(part)
+                time.sleep(READ_TIMEOUT / 4)
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200 "), answer
+            time.sleep(READ_TIMEOUT * 1.5)  # idle, within uvicorn's keep-alive
+
+
+def test_headers_over_the_limit_get_431(strict_endpoint):
+    from ecg_course.serve import MAX_HEADER_BYTES
+
+    head, body = _head()
+
+    def padded(size: int) -> bytes:
+        return head.replace(b"Host: test\r\n", b"Host: test\r\nX-Pad: " + b"a" * size + b"\r\n")
+
+    with _connect(strict_endpoint) as sock:
+        sock.sendall(padded(MAX_HEADER_BYTES) + body)  # h11 alone bounds incomplete heads only
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 ") and b"headers are over 16,384 bytes" in answer
+    with _connect(strict_endpoint) as sock:
+        sock.sendall(padded(15_000) + body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")  # under the limit: served
+
+
+def test_a_64_mib_header_is_not_read(strict_endpoint):
+    started, sent = time.monotonic(), 0
+    with _connect(strict_endpoint) as sock, contextlib.suppress(OSError):  # reset by the server
+        sock.sendall(b"GET /health HTTP/1.1\r\nX-Pad: ")
+        while sent < 64 * 2**20:
+            sock.sendall(b"a" * 2**20)
+            sent += 2**20
+    assert sent < 64 * 2**20 and time.monotonic() - started < 10
+    assert strict_endpoint.health()["status"] == "ok"
