@@ -527,6 +527,7 @@ def _serve(args: argparse.Namespace) -> int:
         http=_protocol(args.read_timeout),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         timeout_keep_alive=KEEP_ALIVE_S,
+        ws="none",  # no WebSocket route: an upgrade request is read as plain HTTP
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     url_host = f"[{host}]" if ":" in host else host
