@@ -30,9 +30,10 @@ endpoint has no authentication.
 
 Limits against clients that hold a connection without sending a request: the request
 line and headers may take :data:`MAX_HEADER_BYTES` (more: 431), a request must arrive
-whole, headers and body, within ``--read-timeout`` seconds of its first byte
-(:data:`READ_TIMEOUT_S`; later: 408 and the connection is closed), and an idle
-keep-alive connection is closed after :data:`KEEP_ALIVE_S` seconds.
+whole, headers and body, within ``--read-timeout`` seconds (:data:`READ_TIMEOUT_S`)
+of its first byte, or of the connection for the first request (later: 408 and the
+connection is closed), and an idle keep-alive connection is closed after
+:data:`KEEP_ALIVE_S` seconds.
 
 FastAPI and uvicorn are maintained, preinstalled in Colab, and enough for one model
 behind one route. The event loop reads and checks requests; the model runs on one
