@@ -36,6 +36,24 @@ __all__ = [
 
 
 
+def require_known_labels(y: torch.Tensor, logits: torch.Tensor) -> None:
+    """Refuse class labels ``y`` (B,) that the model has no output for in ``logits`` (B, C).
+
+    The loss would fail on them with an index error on a CPU, and with a device-side
+    assert on a GPU that names neither the label nor the number of classes. Float
+    labels (class probabilities, or a 0/1 target for one output) are left alone.
+    """
+    if y.dtype.is_floating_point or y.numel() == 0 or logits.dim() != 2:
+        return
+    n_classes, low, high = logits.shape[1], int(y.min()), int(y.max())
+    if low < 0 or high >= n_classes:
+        raise ValueError(
+            f"labels must be class numbers 0..{n_classes - 1} for a model with {n_classes} "
+            f"outputs; got {high if high >= n_classes else low}. Check the labels, or the "
+            "model's num_classes."
+        )
+
+
 def _precision_for(
     model: nn.Module,
     precision: PrecisionName | Precision,
@@ -97,7 +115,9 @@ def run_epoch(
         for *inputs, y in loader:  # (x, y), or (x, side, y) for a model with side features
             inputs, y = [t.to(device) for t in inputs], y.to(device)
             with precision.autocast():
-                loss = criterion(model(*inputs), y)
+                logits = model(*inputs)
+                require_known_labels(y, logits)
+                loss = criterion(logits, y)
             if training:
                 optimizer.zero_grad()
                 scaler.scale(loss).backward()
@@ -146,6 +166,7 @@ def evaluate(
         inputs, y = [t.to(device) for t in inputs], y.to(device)
         with precision.autocast():
             logits = model(*inputs)
+            require_known_labels(y, logits)
             loss = criterion(logits, y)
         total_loss += loss.item() * len(y)
         probas.append(torch.softmax(logits.float(), dim=1).cpu())

@@ -6,10 +6,18 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from ecg_course.data import make_loader
-from ecg_course.models import LSTMClassifier
-from ecg_course.training import fit, get_device, predict_proba, run_epoch, seed_everything
+from ecg_course.models import LSTMFCN, LSTMClassifier
+from ecg_course.training import (
+    evaluate,
+    fit,
+    get_device,
+    predict_proba,
+    run_epoch,
+    seed_everything,
+)
 
 
 def _separable(n: int = 120, length: int = 20, seed: int = 0):
@@ -243,3 +251,20 @@ def test_fit_and_predict_proba_pass_side_features_to_the_model():
         predict_proba(model, X, side=bad)
     with pytest.raises(ValueError, match="one row per beat"):
         make_loader(X, y, side=side[:5])
+
+
+@pytest.mark.parametrize("bad", [9, -1])
+def test_a_label_the_model_has_no_output_for_is_refused_by_name(bad):
+    """make_loader cannot know the number of classes unless told; the training loop can."""
+    X = np.random.default_rng(0).random((8, 32)).astype(np.float32)
+    y = np.zeros(8, dtype=np.int64)
+    y[3] = bad
+    model = LSTMFCN(num_classes=5, seq_len=32, hidden_size=4, filters_1=4, filters_2=4,
+                    filters_3=4)  # fmt: skip
+    # make_loader refuses negative labels itself: build this loader by hand
+    loader = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(y)), batch_size=4)
+    message = rf"labels must be class numbers 0..4 for a model with 5 outputs; got {bad}"
+    with pytest.raises(ValueError, match=message):
+        run_epoch(model, loader, nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters()))
+    with pytest.raises(ValueError, match=message):
+        evaluate(model, loader)
