@@ -11,6 +11,7 @@ from imblearn.under_sampling import RandomUnderSampler
 from sklearn.model_selection import train_test_split
 
 from ecg_course import checks, metrics, mitbih
+from ecg_course.checks import _common, chapter3
 from ecg_course.models import LSTMFCN, LSTMClassifier
 from ecg_course.training import predict_proba
 
@@ -187,28 +188,28 @@ def test_beat_matching_follows_wfdb_on_the_hand_made_cases():
     """wfdb matches closer than window_width (strict), a contested detection to the nearer
     beat: the hand-made cases and their messages rely on it."""
     expected = ([0, -1, -1, 3, -1], [0, -1, 1, 2, 3, -1], [2, 4, -1], [0, 1, 2], [0, 3])
-    tolerance = checks._MATCH_TOLERANCE
-    for (_, reference, detected), want in zip(checks._MATCH_CASES, expected, strict=True):
-        got = checks._wfdb_matches(np.array(reference), np.array(detected), tolerance)
+    tolerance = chapter3._MATCH_TOLERANCE
+    for (_, reference, detected), want in zip(chapter3._MATCH_CASES, expected, strict=True):
+        got = chapter3._wfdb_matches(np.array(reference), np.array(detected), tolerance)
         assert got.tolist() == want
 
 
 def test_beat_matching_random_case_leaves_no_choice():
     """No detection is within the tolerance of two beats, so every valid matching finds the
     same number of true positives: comparing the counts cannot reject a correct answer."""
-    reference, detected = checks._random_beats()
-    tolerance = checks._MATCH_TOLERANCE
+    reference, detected = chapter3._random_beats()
+    tolerance = chapter3._MATCH_TOLERANCE
     assert len(reference) == 2000 and np.diff(reference).min() >= 2 * tolerance
     assert np.all(np.diff(detected) > 0)
     near = np.abs(detected[None, :] - reference[:, None]) < tolerance
-    matches = checks._wfdb_matches(reference, detected, tolerance)
+    matches = chapter3._wfdb_matches(reference, detected, tolerance)
     assert (matches >= 0).sum() == near.any(axis=1).sum()
     assert (~near.any(axis=1)).any() and (~near.any(axis=0)).any()  # FN and FP
 
 
 def test_rr_checker_cases_keep_the_columns_apart():
     """No two columns, and no mistake the checker names, coincide with the right answer."""
-    for _, fs, intervals in checks._RR_CASES:
+    for _, fs, intervals in chapter3._RR_CASES:
         peaks = 77 + np.cumsum(np.r_[0, intervals])
         right = mitbih.rr_features(peaks, fs).astype(np.float64)
         for a in range(8):
@@ -216,22 +217,22 @@ def test_rr_checker_cases_keep_the_columns_apart():
                 assert not np.allclose(right[:, a], right[:, b], rtol=1e-4)
         if len(peaks) <= mitbih.LOCAL_RR_BEATS:
             continue  # the windows of 9, 10 and 11 beats agree on a short record
-        for column, mistakes in enumerate(checks._rr_mistakes(peaks.astype(float), fs)):
+        for column, mistakes in enumerate(chapter3._rr_mistakes(peaks.astype(float), fs)):
             for values, what in mistakes:
-                assert not checks._close_where_finite(right[:, column], values), what
+                assert not chapter3._close_where_finite(right[:, column], values), what
 
 
 def test_a_16_bit_format_the_device_cannot_run_is_left_out(monkeypatch):
     """oneDNN has no bfloat16 LSTM on CPUs without bfloat16 instructions (it raises a
     RuntimeError): a wrong answer must still get an ExerciseError, not that crash."""
-    model_proba = checks._model_proba
+    model_proba = _common._model_proba
 
     def no_bf16(model, X, batch_size=256, dtype=None):
         if dtype is not None:
             raise RuntimeError("could not create a primitive descriptor for the LSTM")
         return model_proba(model, X, batch_size, dtype)
 
-    monkeypatch.setattr(checks, "_model_proba", no_bf16)
+    monkeypatch.setattr(_common, "_model_proba", no_bf16)
     torch.manual_seed(0)
     model = LSTMClassifier(hidden_size=4, num_classes=2)
     X = np.random.default_rng(0).normal(size=(30, 12)).astype(np.float32)
@@ -252,9 +253,9 @@ def test_a_16_bit_format_the_device_cannot_run_is_left_out(monkeypatch):
 def test_the_matching_rule_is_wfdbs_on_the_checkers_cases():
     """The rule the checker applies at another tolerance (to name a tolerance converted
     with fs) gives wfdb's matches at the checker's tolerance, on every case."""
-    tolerance = checks._MATCH_TOLERANCE
-    cases = [(np.array(r), np.array(d)) for _, r, d in checks._MATCH_CASES]
-    for reference, detected in [*cases, checks._random_beats()]:
-        rule = checks._nearest_rule(reference, detected, tolerance)
-        wfdb = checks._wfdb_matches(reference, detected, tolerance)
-        assert not len(checks._differs(rule, wfdb, reference, detected))
+    tolerance = chapter3._MATCH_TOLERANCE
+    cases = [(np.array(r), np.array(d)) for _, r, d in chapter3._MATCH_CASES]
+    for reference, detected in [*cases, chapter3._random_beats()]:
+        rule = chapter3._nearest_rule(reference, detected, tolerance)
+        wfdb = chapter3._wfdb_matches(reference, detected, tolerance)
+        assert not len(chapter3._differs(rule, wfdb, reference, detected))

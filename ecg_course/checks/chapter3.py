@@ -1,0 +1,870 @@
+"""Chapter 3 (the beats of new patients): RR features, matching detections to annotated
+beats, and the AAMI table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ecg_course import aami, mitbih
+from ecg_course.checks._common import (
+    ExerciseError,
+    _call_answer,
+    _expect,
+    _name_mistake,
+    _numpy_answer,
+    _passed,
+    _same_rates,
+)
+
+# --- chapter 3: RR features -----------------------------------------------------------------
+
+_RR_CASES: tuple[tuple[str, int, tuple[int, ...]], ...] = (
+    # (what, fs, RR intervals in samples): the checker's own records, peaks from sample 77
+    (
+        "14 beats at 360 Hz",
+        360,
+        (290, 301, 287, 310, 296, 305, 283, 299, 312, 291, 288, 303, 297),
+    ),
+    ("6 beats at 125 Hz (fewer than 10)", 125, (98, 105, 101, 110, 96)),
+    (
+        "13 beats at 360 Hz with premature beats and pauses",
+        360,
+        (300, 296, 304, 180, 420, 298, 302, 295, 305, 300, 190, 404),
+    ),
+)
+
+
+def _rr_window(
+    values: np.ndarray, size: int, start: int = 0, divisor: int | None = None, stat=None
+):
+    """For each beat i: ``stat`` (the mean) of ``values[i + start - size + 1 : i + start + 1]``
+    clipped to the record, NaN where that is empty; ``divisor``: divide the sum by it instead."""
+    n, out = len(values), np.full(len(values), np.nan)
+    for i in range(n):
+        hi = min(n, i + start + 1)
+        lo = max(0, i + start - size + 1)
+        if hi > lo:
+            window = values[lo:hi]
+            out[i] = window.sum() / divisor if divisor else (stat or np.mean)(window)
+    return out
+
+
+def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, str]]]:
+    """Per column of ``mitbih.RR_FEATURES``: the values the usual mistakes give, and what to say."""
+    K = mitbih.LOCAL_RR_BEATS
+    t = peaks / fs
+    rr = np.diff(t)
+    n = len(t)
+    pre, post = np.r_[rr[:1], rr], np.r_[rr, rr[-1:]]
+    local = _rr_window(pre, K)
+    record = np.full(n, rr.mean())
+    in_samples = "in samples: divide the differences of r_peaks by fs to get seconds"
+    in_ms = "in milliseconds: keep seconds, the differences of t = r_peaks / fs"
+    swapped = (
+        "that is {other}: pre and post are swapped; pre_rr = t[i] - t[i-1] is the interval "
+        "BEFORE the beat, post_rr = t[i+1] - t[i] the one after it"
+    )
+    local_what = f"local_rr is the mean pre_rr of the beat and the {K - 1} beats before it"
+    ratio = {4: ("pre_rr", pre), 5: ("post_rr", post), 6: ("local_rr", local)}
+    mistakes: list[list[tuple[np.ndarray, str]]] = [
+        [(pre * fs, in_samples), (pre * 1000, in_ms), (post, swapped.format(other="post_rr"))],
+        [(post * fs, in_samples), (post * 1000, in_ms), (pre, swapped.format(other="pre_rr"))],
+        [
+            (local * fs, in_samples),
+            (local * 1000, in_ms),
+            (
+                _rr_window(pre, K, start=-1),
+                f"the mean of the {K} beats BEFORE the beat, without the beat itself: "
+                f"{local_what} (pre_rr[max(0, i - {K - 1}) : i + 1])",
+            ),
+            (_rr_window(pre, K - 1), f"a window of {K - 1} beats: {local_what}, {K} in all"),
+            (_rr_window(pre, K + 1), f"a window of {K + 1} beats: {local_what}, {K} in all"),
+            (
+                _rr_window(pre, K, start=K - 1),
+                f"the mean over the beat and the FOLLOWING beats: {local_what} (look back)",
+            ),
+            (
+                _rr_window(post, K, start=K - 1),
+                f"the mean post_rr of the beat and the following beats: {local_what}",
+            ),
+            (
+                pd.Series(pre).rolling(K, center=True, min_periods=1).mean().to_numpy(),
+                f"a centred window (rolling(center=True)): {local_what} (look back)",
+            ),
+            (_rr_window(post, K), f"the mean of post_rr, not pre_rr: {local_what}"),
+            (_rr_window(pre, K, stat=np.median), f"a median: {local_what}, the mean"),
+            (
+                _rr_window(pre, K, divisor=K),
+                f"at the start of the record the sum is divided by {K}: average the beats "
+                f"there are (fewer than {K} for the first {K - 1} beats; rolling(..., "
+                "min_periods=1))",
+            ),
+        ],
+        [
+            (record * fs, in_samples),
+            (record * 1000, in_ms),
+            (
+                np.full(n, np.median(rr)),
+                "the median RR interval: record_rr is the mean, (t[-1] - t[0]) / (n - 1)",
+            ),
+            (
+                np.full(n, pre.mean()),
+                "the mean of the pre_rr column, which counts the first interval twice: use "
+                "the n - 1 intervals, (t[-1] - t[0]) / (n - 1)",
+            ),
+            (
+                np.full(n, post.mean()),
+                "the mean of the post_rr column, which counts the last interval twice: use "
+                "the n - 1 intervals, (t[-1] - t[0]) / (n - 1)",
+            ),
+            (
+                np.full(n, local.mean()),
+                "the mean of local_rr: record_rr is the mean RR interval, (t[-1] - t[0]) / (n - 1)",
+            ),
+            (
+                np.full(n, (t[-1] - t[0]) / n),
+                "divided by n: n beats have n - 1 intervals, (t[-1] - t[0]) / (n - 1)",
+            ),
+        ],
+    ]
+    for column in (4, 5, 6):
+        name, values = ratio[column]
+        mistakes.append(
+            [
+                (record / values, f"inverted (record_rr / {name}): divide {name} by record_rr"),
+                (values / local, f"divided by local_rr: divide {name} by record_rr"),
+                (
+                    values * fs / record,
+                    f"{fs:g} (fs) times too large: {name} and record_rr in different units",
+                ),
+                (
+                    values / (record * fs),
+                    f"{fs:g} (fs) times too small: {name} and record_rr in different units",
+                ),
+            ]
+        )
+    mistakes.append(
+        [
+            (post / pre, "inverted (post_rr / pre_rr): pre_post_ratio is pre_rr / post_rr"),
+            (pre - post, "a difference: pre_post_ratio is the ratio pre_rr / post_rr"),
+        ]
+    )
+    return mistakes
+
+
+def _close_columns(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=1e-7))
+
+
+def _close_where_finite(got: np.ndarray, candidate: np.ndarray) -> bool:
+    """``got`` equals ``candidate`` on the rows where both are finite: all rows, or all but
+    one (a mistake that leaves the first beat without a value)."""
+    both = np.isfinite(got) & np.isfinite(candidate)
+    return both.sum() >= len(got) - 1 and _close_columns(got[both], candidate[both])
+
+
+def _rr_shape(got: np.ndarray, want: np.ndarray, where: str) -> None:
+    """Raise unless ``got`` has the shape of ``want`` (n, 8), naming what is missing or extra."""
+    n = len(want)
+    if got.shape == want.shape:
+        return
+    shape = f"rr_by_hand returned shape {got.shape} for {where}, expected ({n}, 8)"
+    _expect(
+        got.ndim == 2,
+        f"{shape}: one row per beat, one column per feature (np.column_stack of the eight).",
+    )
+    _expect(
+        got.shape != want.T.shape,
+        f"{shape}: the eight features are the rows; stack them as columns "
+        "(np.column_stack, or np.stack(..., axis=1)), one row per beat.",
+    )
+    if got.shape == (n - 1, 8):
+        for column, part, which in ((0, want[1:], "first"), (1, want[:-1], "last")):
+            _expect(
+                not _close_columns(got[:, column], part[:, column]),
+                f"{shape}: the {which} beat is dropped. Keep one row per beat: the first "
+                "beat takes its post-RR as its pre-RR, the last its pre-RR as its post-RR.",
+            )
+        raise ExerciseError(
+            f"{shape}: one row per beat, n rows for n R peaks (n - 1 intervals; the first "
+            "beat takes its post-RR as pre-RR, the last its pre-RR as post-RR)."
+        )
+    _expect(len(got) == n, f"{shape}: one row per R peak.")
+    found = [
+        c
+        for c in range(8)
+        if any(_close_columns(got[:, k], want[:, c]) for k in range(got.shape[1]))
+    ]
+    if got.shape[1] < 8:
+        missing = [mitbih.RR_FEATURES[c] for c in range(8) if c not in found]
+        raise ExerciseError(
+            f"{shape}: {8 - got.shape[1]} column(s) missing; the eight are "
+            f"{', '.join(mitbih.RR_FEATURES)}. Not found: {', '.join(missing)}."
+        )
+    extra = [
+        k
+        for k in range(got.shape[1])
+        if not any(_close_columns(got[:, k], want[:, c]) for c in found)
+    ]
+    raise ExerciseError(
+        f"{shape}: {got.shape[1] - 8} column(s) too many; the eight are "
+        f"{', '.join(mitbih.RR_FEATURES)}"
+        + (f". Column(s) {extra} are none of them: drop them." if extra else ".")
+    )
+
+
+def _rr_column(got: np.ndarray, want: np.ndarray, column: int, mistakes, where: str) -> None:
+    """Raise unless column ``column`` of ``got`` is right, naming the mistake it shows."""
+    name = mitbih.RR_FEATURES[column]
+    g, w = got[:, column], want[:, column].astype(np.float64)
+    if _close_columns(g, w):
+        return
+    n = len(g)
+    head = f"column {column} ({name}) of rr_by_hand for {where}"
+    _name_mistake(
+        lambda candidate: _close_where_finite(g, candidate),
+        [(candidate, f"{head} is wrong: {what}.") for candidate, what in mistakes[column]],
+    )
+    bad = np.flatnonzero(~np.isclose(g, w, rtol=1e-5, atol=1e-7))
+    _expect(len(bad) > 0, f"{head} differs from mitbih.rr_features. " + _RR_DEFINITIONS[column])
+    first, last = bad[0], bad[-1]
+    if column in (0, 4, 7):  # the first beat's pre-RR
+        _expect(
+            not (first == 0 and (len(bad) == 1 or not np.isfinite(g[0]) or g[0] == 0)),
+            f"{head}: the first beat has {name} = {g[0]}, expected {w[0]:.6g}. The first beat "
+            "has no beat before it: it takes its post-RR as its pre-RR (pre_rr[0] = "
+            "post_rr[0]).",
+        )
+    if column in (1, 5, 7):  # the last beat's post-RR
+        _expect(
+            not (last == n - 1 and (len(bad) == 1 or not np.isfinite(g[-1]) or g[-1] == 0)),
+            f"{head}: the last beat has {name} = {g[-1]}, expected {w[-1]:.6g}. The last beat "
+            "has no beat after it: it takes its pre-RR as its post-RR (post_rr[-1] = "
+            "pre_rr[-1]).",
+        )
+    k = mitbih.LOCAL_RR_BEATS
+    if column == 2:
+        _expect(
+            last >= k - 1,
+            f"{head}: the first {last + 1} beats have local_rr {np.round(g[: last + 1], 4)}, "
+            f"expected {np.round(w[: last + 1], 4)}: at the start of the record average the "
+            f"pre_rr of the beats there are (fewer than {k}: the mean of "
+            "pre_rr[0 : i + 1]).",
+        )
+    if not np.isfinite(g).all():  # the message indexes a non-finite value: only when there is one
+        raise ExerciseError(
+            f"{head} holds NaN or inf at beat {np.flatnonzero(~np.isfinite(g))[0]}: every beat "
+            "has a value (the first beat takes its post-RR as pre-RR, the last its pre-RR as "
+            "post-RR)."
+        )
+    raise ExerciseError(
+        f"{head}: beat {first} has {name} = {g[first]:.6g}, expected {w[first]:.6g}. "
+        + _RR_DEFINITIONS[column]
+    )
+
+
+_RR_DEFINITIONS = (
+    "pre_rr = t[i] - t[i-1] in seconds, t = r_peaks / fs.",
+    "post_rr = t[i+1] - t[i] in seconds, t = r_peaks / fs.",
+    f"local_rr is the mean pre_rr of the beat and the {mitbih.LOCAL_RR_BEATS - 1} beats before "
+    "it (fewer at the start of the record).",
+    "record_rr is the mean RR interval of the record, (t[-1] - t[0]) / (n - 1), in every row.",
+    "pre_rr_ratio = pre_rr / record_rr.",
+    "post_rr_ratio = post_rr / record_rr.",
+    "local_rr_ratio = local_rr / record_rr.",
+    "pre_post_ratio = pre_rr / post_rr.",
+)
+
+
+def check_rr_features(rr_features_by_hand: Callable) -> None:
+    """Check a student's ``rr_by_hand(r_peaks, fs) -> (n, 8)`` against ``mitbih.rr_features``.
+
+    The function is called on three small records that the checker builds (14 beats at
+    360 Hz, 6 beats at 125 Hz, 13 beats at 360 Hz with premature beats and pauses), and
+    its answer compared with :func:`ecg_course.mitbih.rr_features` column by column
+    (``mitbih.RR_FEATURES``: pre_rr, post_rr, local_rr, record_rr, pre_rr_ratio, post_rr_ratio,
+    local_rr_ratio, pre_post_ratio; relative tolerance 1e-5). Any array-like of shape
+    ``(n, 8)`` in any float type passes (a NumPy array, a DataFrame, nested lists).
+
+    When they differ, the message names the column and the mistake: a dropped first or
+    last beat, 7 or 9 columns, a transposed answer, the columns in another order, NaN or 0
+    for the first beat's pre-RR (or the last beat's post-RR), intervals in samples, a
+    local average without the beat itself, over 9 or 11 beats, over the following beats,
+    of post-RR or a median, a record RR that is a median or the mean of another column,
+    inverted ratios, pre and post swapped; and a function that returns nothing or raises.
+    """
+    for where, fs, intervals in _RR_CASES:
+        peaks = 77 + np.cumsum(np.r_[0, intervals]).astype(np.int64)
+        where = f"{where} (r_peaks={peaks.tolist()}, fs={fs})"
+        result = _call_answer(
+            rr_features_by_hand, "rr_by_hand(r_peaks, fs)", where, peaks.copy(), fs
+        )
+        _expect(
+            result is not None,
+            "rr_by_hand returned None: end the function with `return` and the (n, 8) array.",
+        )
+        if isinstance(result, torch.Tensor):
+            result = result.detach().cpu().numpy()
+        try:
+            got = np.asarray(result, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ExerciseError(
+                f"rr_by_hand returned a {type(result).__name__} that is not an array of "
+                f"numbers ({error}): return an (n, 8) array, one row per beat."
+            ) from error
+        want = mitbih.rr_features(peaks, fs)
+        _rr_shape(got, want, where)
+        if _close_columns(got, want.astype(np.float64)):
+            continue
+        holds = [
+            [c for c in range(8) if _close_columns(got[:, k], want[:, c].astype(np.float64))]
+            for k in range(8)
+        ]
+        if all(len(h) == 1 for h in holds) and sorted(h[0] for h in holds) == list(range(8)):
+            moved = [
+                f"column {k} holds {mitbih.RR_FEATURES[h[0]]}"
+                for k, h in enumerate(holds)
+                if h[0] != k
+            ]
+            raise ExerciseError(
+                f"the eight features are right but in another order ({', '.join(moved)}): "
+                f"order the columns as mitbih.RR_FEATURES, {', '.join(mitbih.RR_FEATURES)}."
+            )
+        mistakes = _rr_mistakes(peaks.astype(np.float64), fs)
+        for column in range(8):
+            _rr_column(got, want, column, mistakes, where)
+    _passed(
+        f"the eight RR features of {len(_RR_CASES)} records (at 360 and 125 Hz, shorter and "
+        "longer than the local window, with premature beats) match mitbih.rr_features."
+    )
+
+
+# --- chapter 3: matching detections to annotated beats --------------------------------------
+
+_MATCH_TOLERANCE = 54  # samples: 150 ms at 360 Hz
+_MATCH_CASES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
+    # (what, reference, detected): small cases where the right answer leaves no choice
+    (
+        "detections just inside and just outside the tolerance, a missed beat and a far one",
+        (1000, 1400, 1800, 2200, 2600),
+        (1053, 1454, 1745, 2200, 2750, 2900),  # 2750 and 2900: nearest to 2600, far off
+    ),
+    (
+        "a detection between two annotated beats, nearer to the second",
+        (700, 1000, 1060, 1500, 3000, 3060),
+        (700, 1035, 1500, 3020),
+    ),
+    (
+        "two detections near one beat, extra detections and a missed beat",
+        (500, 900, 1300),
+        (100, 470, 510, 880, 912, 1100),
+    ),
+    (  # mutual nearest neighbours leave beat 0 without its detection 0
+        "a beat whose nearest detection is nearer to the next beat, and a tie",
+        (1000, 1060, 2000),
+        (960, 1035, 1990, 2010),
+    ),
+    (  # the first detection near beat 0 is the nearer: the last claimant does not win
+        "two detections near each beat, the nearer one first, then second",
+        (500, 1500),
+        (495, 520, 1480, 1490),
+    ),
+)
+_MATCH_FS = 360  # Hz: the sampling rate of the cases, to name a tolerance converted with it
+
+
+def _wfdb_matches(reference: np.ndarray, detected: np.ndarray, tolerance: int) -> np.ndarray:
+    """``wfdb.processing.compare_annotations(reference, detected, tolerance)``'s
+    ``matching_sample_nums``: per annotated beat the index of its detection, or -1."""
+    with mitbih._quiet_wfdb():
+        from wfdb.processing import compare_annotations
+
+    return compare_annotations(reference, detected, tolerance).matching_sample_nums
+
+
+def _random_beats(seed: int = 3, n: int = 2000, fs: int = 360) -> tuple[np.ndarray, np.ndarray]:
+    """Annotated R peaks of ``n`` beats (RR 0.5-1.2 s) and a detector's peaks: jittered,
+    some far off, 2% missed, 40 false detections anywhere."""
+    rng = np.random.default_rng(seed)
+    reference = 200 + np.cumsum(np.r_[0, rng.integers(fs // 2, int(1.2 * fs), n - 1)])
+    detected = reference + np.rint(rng.normal(0, 8, n)).astype(np.int64)
+    far = rng.random(n) < 0.03
+    detected[far] = reference[far] + rng.choice([-1, 1], far.sum()) * rng.integers(
+        40, 70, far.sum()
+    )
+    detected = detected[rng.random(n) > 0.02]
+    false = rng.integers(0, reference[-1] + fs // 2, 40)
+    return reference.astype(np.int64), np.unique(np.r_[detected, false]).astype(np.int64)
+
+
+def _as_matches(result, reference: np.ndarray, detected: np.ndarray, where: str) -> np.ndarray:
+    """The student's answer as an int64 array, or a message naming what it is instead."""
+    n_ref, n_det = len(reference), len(detected)
+    _expect(
+        result is not None,
+        "match_beats returned None: end the function with `return` and the array of matches.",
+    )
+    if isinstance(result, torch.Tensor):
+        result = result.detach().cpu().numpy()
+    try:
+        values = list(np.asarray(result, dtype=object).ravel())
+    except ValueError:  # ragged: the message below says what it is
+        values = []
+    _expect(
+        not any(v is None for v in values),
+        f"match_beats returned None for some beats ({where}): an annotated beat without a "
+        "detection gets -1, so that the answer is an integer array.",
+    )
+    try:
+        matches = np.asarray(result)
+        numbers = matches.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise ExerciseError(
+            f"match_beats returned a {type(result).__name__} that is not an array of indices "
+            f"({error}): return one integer per annotated beat."
+        ) from error
+    _expect(
+        matches.ndim == 1,
+        f"match_beats returned shape {matches.shape} ({where}), expected ({n_ref},): one "
+        "detection index (or -1) per annotated beat.",
+    )
+    if len(matches) != n_ref:
+        expected = _wfdb_matches(reference, detected, _MATCH_TOLERANCE)
+        matched = np.flatnonzero(expected >= 0)
+        per_detection = np.full(n_det, -1)
+        per_detection[expected[matched]] = matched
+        tail = (
+            f"({len(matches)} for {n_ref} annotated beats and {n_det} detections; {where}): "
+            "return one entry per annotated beat, len(reference), holding the index of its "
+            "detection or -1."
+        )
+        _name_mistake(
+            lambda wrong: numbers.shape == wrong.shape and np.array_equal(numbers, wrong),
+            [
+                (expected[matched], f"match_beats returned one entry per matched detection {tail}"),
+                (
+                    per_detection,
+                    "match_beats returned one entry per detection, the annotated beat it "
+                    f"matches {tail}",
+                ),
+            ],
+        )
+        raise ExerciseError(f"match_beats returned {len(matches)} entries {tail}")
+    _expect(
+        not np.isnan(numbers).any(),
+        f"match_beats returned NaN for the beats without a detection ({where}): use -1, "
+        "so that the answer is an integer array.",
+    )
+    _expect(
+        matches.dtype != bool,
+        f"match_beats returned True/False per beat ({where}): return the INDEX in `detected` "
+        "of the detection matched to each annotated beat, or -1.",
+    )
+    _expect(
+        np.issubdtype(matches.dtype, np.integer),
+        f"match_beats returned dtype {matches.dtype} ({where}): indices are integers; make the "
+        "array with an integer dtype, e.g. np.full(len(reference), -1).",
+    )
+    matches = matches.astype(np.int64)
+    positions = matches[matches >= 0]
+    if len(positions) and positions.max() >= n_det:
+        _expect(
+            not np.isin(positions, detected).all(),
+            f"match_beats returned sample positions (e.g. {positions.max()}) ({where}): return "
+            "the INDEX j of the matched detection, not detected[j].",
+        )
+        raise ExerciseError(
+            f"match_beats returned {positions.max()} ({where}), but `detected` has only {n_det} "
+            "detections: return the index of the matched detection in `detected`, or -1."
+        )
+    _expect(
+        (matches >= -1).all(),
+        f"match_beats returned {matches.min()} ({where}): -1 marks an annotated beat without "
+        "a detection; other entries are indices into `detected`.",
+    )
+    return matches
+
+
+def _nearest_rule(reference: np.ndarray, detected: np.ndarray, tolerance: float) -> np.ndarray:
+    """The exercise's rule at any tolerance: each detection belongs to its nearest annotated
+    beat (the earlier one on a tie), and each beat keeps the nearest of its detections (the
+    earlier one on a tie) closer than ``tolerance``. On the checker's cases at its tolerance
+    it gives wfdb's matches (tests/test_checks.py); at another tolerance, what an answer
+    with the right rule and the tolerance in other units gives."""
+    matches = np.full(len(reference), -1, dtype=np.int64)
+    if not len(reference) or not len(detected):
+        return matches
+    after = np.clip(np.searchsorted(reference, detected), 0, len(reference) - 1)
+    before = np.clip(after - 1, 0, len(reference) - 1)
+    to_before = np.abs(detected - reference[before]) <= np.abs(reference[after] - detected)
+    beat = np.where(to_before, before, after)
+    distance = np.abs(detected - reference[beat])
+    for j in sorted(np.flatnonzero(distance < tolerance), key=lambda j: (-distance[j], -j)):
+        matches[beat[j]] = j  # the farthest first: the nearest (the earliest on a tie) stays
+    return matches
+
+
+def _differs(
+    matches: np.ndarray, expected: np.ndarray, reference: np.ndarray, detected: np.ndarray
+) -> np.ndarray:
+    """The annotated beats whose match is not the expected one; a detection as near as the
+    expected one (a tie) is as good."""
+    d_got = np.abs(reference - detected[np.maximum(matches, 0)])
+    d_want = np.abs(reference - detected[np.maximum(expected, 0)])
+    tie = (matches >= 0) & (expected >= 0) & (d_got == d_want)
+    return np.flatnonzero((matches != expected) & ~tie)
+
+
+def _valid_matches(
+    matches: np.ndarray, reference: np.ndarray, detected: np.ndarray, tolerance: int, where: str
+) -> None:
+    """Raise unless no detection is used twice and every match is within the tolerance."""
+    matched = np.flatnonzero(matches >= 0)
+    used, counts = np.unique(matches[matched], return_counts=True)
+    if (counts > 1).any():
+        j = used[counts > 1][0]
+        beats = np.flatnonzero(matches == j)
+        raise ExerciseError(
+            f"detection {j} (at sample {detected[j]}) is matched to the annotated beats "
+            f"{beats.tolist()} (at {reference[beats].tolist()}) ({where}): a detection matches "
+            "at most one annotated beat, the nearest one; once matched it is taken."
+        )
+    distance = np.abs(reference[matched] - detected[matches[matched]])
+    if (distance < tolerance).all():
+        return
+    worst = matched[np.argmax(distance)]
+    _expect(
+        distance.max() > tolerance,
+        f"beat {worst} (at {reference[worst]}) is matched to detection {matches[worst]} (at "
+        f"{detected[matches[worst]]}), exactly {tolerance} samples away ({where}): the "
+        f"tolerance is strict, a match is closer than it, |d| < tolerance (as in "
+        "wfdb.processing.compare_annotations's window_width).",
+    )
+    raise ExerciseError(
+        f"beat {worst} (at {reference[worst]}) is matched to detection {matches[worst]} (at "
+        f"{detected[matches[worst]]}), {distance.max()} samples away, beyond the tolerance of "
+        f"{tolerance} samples ({where}): a match needs |d| < tolerance."
+    )
+
+
+def _matching_differs(
+    matches: np.ndarray, expected: np.ndarray, reference: np.ndarray, detected: np.ndarray, where
+) -> None:
+    """Raise naming the first annotated beat whose match is not the expected one."""
+    i = int(_differs(matches, expected, reference, detected)[0])
+    got, want = matches[i], expected[i]
+    beat = f"beat {i} (at {reference[i]})"
+    if want >= 0:
+        d = abs(int(detected[want]) - int(reference[i]))
+        _expect(
+            got >= 0,
+            f"{beat} has no match, but detection {want} (at {detected[want]}) is {d} samples "
+            f"away, within the tolerance of {_MATCH_TOLERANCE} (|d| < tolerance), and no "
+            f"annotated beat is nearer to it ({where}).",
+        )
+        other = abs(int(detected[got]) - int(reference[i]))
+        _expect(
+            other <= d,
+            f"{beat} is matched to detection {got} (at {detected[got]}, {other} samples away), "
+            f"but detection {want} (at {detected[want]}) is nearer, {d} samples ({where}): "
+            "a beat keeps the NEAREST of its detections within the tolerance.",
+        )
+    else:
+        g = int(detected[got])
+        nearer = [
+            k
+            for k in (i - 1, i + 1)
+            if 0 <= k < len(reference) and abs(int(reference[k]) - g) < abs(int(reference[i]) - g)
+        ]
+        _expect(
+            not nearer,
+            f"{beat} is matched to detection {got} (at {g}), but that detection is nearer to "
+            f"annotated beat {nearer[0] if nearer else ''} (at "
+            f"{reference[nearer[0]] if nearer else ''}) ({where}): a detection goes to the "
+            "NEAREST annotated beat, even one that comes later.",
+        )
+    raise ExerciseError(
+        f"{beat} is matched to {got}, expected {want} ({where}): match each annotated beat "
+        "to the nearest detection closer than the tolerance that no nearer beat takes, "
+        "as wfdb.processing.compare_annotations does."
+    )
+
+
+def check_beat_matching(match_beats: Callable) -> None:
+    """Check a student's ``match_beats(reference, detected, tolerance) -> (len(reference),)``.
+
+    The answer must be that of ``wfdb.processing.compare_annotations(reference, detected,
+    window_width=tolerance).matching_sample_nums``, a NumPy array: for each annotated beat
+    the index in ``detected`` of its detection, or -1, as integers. A match is strictly
+    closer than the tolerance (``|d| < tolerance``: a detection exactly ``tolerance``
+    samples away is not one); a detection belongs to its nearest annotated beat, a beat
+    keeps its nearest detection.
+
+    The checker calls ``match_beats`` on five small hand-made cases (a detection just
+    inside, exactly at and just outside the tolerance; one between two annotated beats;
+    two near one beat, the nearer second, and extra detections and missed beats; a beat
+    whose nearest detection is nearer to the next beat; two near each beat, the nearer
+    first, then second) and on a random record of 2,000 beats at 360 Hz (jitter, far-off,
+    missed and false detections; tolerance 54 samples, 150 ms). On every one the whole
+    answer must be wfdb's, except that a beat may keep another detection exactly as near
+    (a tie), so that mutual nearest neighbours or "the last detection near a beat wins"
+    are refused.
+
+    Mistakes named: a detection matched twice, an inclusive tolerance (``<=``), a tolerance
+    multiplied or divided by fs (the answer is then the rule's matches at that tolerance,
+    on every case), matched detections returned instead of one entry per annotated beat,
+    sample positions instead of indices, the wrong length, a float or boolean answer,
+    NaN or None instead of -1, a list instead of an array; otherwise the message names
+    the first beat whose match differs and what its nearest detection is; and a function
+    that returns nothing or raises.
+    """
+    cases = [
+        (what, np.array(ref, dtype=np.int64), np.array(det, dtype=np.int64))
+        for what, ref, det in _MATCH_CASES
+    ]
+    cases.append(("a random record of 2,000 beats at 360 Hz", *_random_beats()))
+    tolerance = _MATCH_TOLERANCE
+    answers = []
+    for k, (what, reference, detected) in enumerate(cases):
+        where = (
+            f"{what}: reference={reference.tolist()}, detected={detected.tolist()}, "
+            f"tolerance={tolerance}"
+            if k < len(_MATCH_CASES)
+            else what
+        )
+        result = _call_answer(
+            match_beats,
+            "match_beats(reference, detected, tolerance)",
+            where,
+            reference.copy(),
+            detected.copy(),
+            tolerance,
+        )
+        matches = _as_matches(result, reference, detected, where)
+        expected = _wfdb_matches(reference, detected, tolerance)
+        answers.append((where, reference, detected, result, matches, expected))
+    if any(len(_differs(m, e, r, d)) for _, r, d, _, m, e in answers):
+        _name_mistake(
+            lambda rule: all(
+                not len(_differs(m, rule(r, d), r, d)) for _, r, d, _, m, _ in answers
+            ),
+            [
+                (
+                    lambda window=window: lambda r, d: _nearest_rule(r, d, window),
+                    f"match_beats gives the matches of a tolerance of {window:,.6g} samples, the "
+                    f"tolerance {how} fs ({tolerance} {op} {_MATCH_FS}) on every case: the "
+                    "tolerance is in samples, as are reference and detected; do not convert it "
+                    "with fs.",
+                )
+                for window, how, op in (
+                    (tolerance * _MATCH_FS, "multiplied by", "*"),
+                    (tolerance / _MATCH_FS, "divided by", "/"),
+                )
+            ],
+        )
+    for where, reference, detected, _result, matches, expected in answers:
+        _valid_matches(matches, reference, detected, tolerance, where)
+        if len(_differs(matches, expected, reference, detected)):
+            _matching_differs(matches, expected, reference, detected, where)
+    result = answers[0][3]
+    _numpy_answer(result, "matches")  # a tensor or a pandas object: its own message
+    _expect(
+        isinstance(result, np.ndarray),
+        f"match_beats returned a {type(result).__name__} with the right matches; later cells "
+        "need a NumPy array (matched >= 0, pred[matched[found]]): return np.array(matches).",
+    )
+    _passed(
+        "each annotated beat gets the nearest detection closer than the tolerance, each "
+        "detection at most once, as wfdb.processing.compare_annotations matches them."
+    )
+
+
+# --- chapter 3: the AAMI table --------------------------------------------------------------
+
+
+def _class_codes(y, class_names) -> np.ndarray:
+    """Labels as class numbers 0..C-1, whether given as numbers or as class names."""
+    y = np.asarray(y)
+    if y.dtype.kind in "biu":
+        return y.astype(np.int64)
+    codes = {name: c for c, name in enumerate(class_names)}
+    return np.array([codes.get(v, -1) for v in y.tolist()], dtype=np.int64)
+
+
+def _aami_rates(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """One-vs-rest rates per class from the confusion counts; NaN where undefined."""
+    tp = np.array([np.sum((y_true == c) & (y_pred == c)) for c in range(n_classes)], float)
+    fn = np.array([np.sum(y_true == c) for c in range(n_classes)], float) - tp
+    fp = np.array([np.sum(y_pred == c) for c in range(n_classes)], float) - tp
+    tn = len(y_true) - tp - fn - fp
+    table = aami.aami_table(y_true, y_pred, [str(c) for c in range(n_classes)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "Se": table["Se"].to_numpy(),
+            "+P": table["+P"].to_numpy(),
+            "accuracy": (tp + tn) / len(y_true),
+            "specificity": tn / (tn + fp),
+            "npv": tn / (tn + fn),
+        }
+
+
+def check_aami_table(table, y_true, y_pred, class_names) -> None:
+    """Check the AAMI table of a beat classifier: Se and +P of every class, one-vs-rest.
+
+    ``table`` must be a DataFrame with one row per class (index ``class_names``, in any
+    order) and the columns ``"Se"`` (sensitivity, recall: TP / (TP + FN)) and ``"+P"``
+    (positive predictivity, precision: TP / (TP + FP)) as fractions between 0 and 1;
+    other columns are allowed. A class that is never predicted has no +P (0 / 0): NaN
+    and 0 are both accepted there (sklearn's ``zero_division=0`` gives 0, NumPy NaN), and
+    likewise Se for a class absent from ``y_true``. ``y_true`` and ``y_pred`` hold class
+    numbers ``0..C-1`` (or the class names themselves).
+
+    Mistakes named, each only when the answer is what it gives: the classes as columns
+    (transposed), a missing or extra row or column, percentages instead of fractions, Se
+    and +P swapped in every row (or ``y_true`` and ``y_pred`` swapped, which gives the
+    same numbers), a column of one-vs-rest accuracy, specificity or negative predictive
+    value, a row holding another class's values, one value for every class, rounded
+    values, text instead of numbers. Otherwise the message says which value differs and
+    what it equals (say, the class's Se where +P is asked for).
+    """
+    names = list(class_names)
+    _expect(
+        isinstance(table, pd.DataFrame),
+        f"the table is a {type(table).__name__}, expected a pandas DataFrame with one row per "
+        "class and the columns 'Se' and '+P'.",
+    )
+    _expect(
+        not set(names) <= set(table.columns),
+        "the classes are the columns: one row per class, Se and +P as columns (transpose: .T).",
+    )
+    index = list(table.index)
+    if index != names:
+        _expect(
+            index != list(range(len(names))),
+            f"rows are {index}, expected the class names: set index={names} (CLASSES).",
+        )
+        missing = [c for c in names if c not in index]
+        _expect(
+            not missing,
+            f"no row for class {', '.join(map(str, missing))} (rows are {index}): one row per "
+            f"class, {names}, even for a class that is rare or never predicted.",
+        )
+        extra = [r for r in index if r not in names]
+        _expect(
+            not extra,
+            f"rows {extra} are not classes: keep one row per class, {names} (drop averages "
+            "and totals).",
+        )
+        _expect(
+            len(index) == len(names),
+            f"rows are {index}: one row per class, {names}, each once.",
+        )
+        table = table.loc[names]  # the classes in another order: as good
+    for column in ("Se", "+P"):
+        _expect(
+            column in table.columns,
+            f"the table has no {column!r} column (it has {list(table.columns)}): name the "
+            "sensitivity (recall) 'Se' and the positive predictivity (precision) '+P'.",
+        )
+    try:
+        got = {c: table[c].to_numpy(dtype=np.float64) for c in ("Se", "+P")}
+    except (TypeError, ValueError) as error:
+        raise ExerciseError(
+            f"Se and +P must hold numbers, not text ({error}): keep the fractions and format "
+            "them only when printing."
+        ) from error
+    y_true = _class_codes(y_true, names)
+    y_pred = _class_codes(y_pred, names)
+    rates = _aami_rates(y_true, y_pred, len(names))
+    want = {"Se": rates["Se"], "+P": rates["+P"]}
+    ok = {c: _same_rates(got[c], want[c]) for c in want}
+    if all(v.all() for v in ok.values()):
+        undefined = [n for n, p in zip(names, want["+P"], strict=True) if np.isnan(p)]
+        _passed(
+            "Se and +P of every class, one-vs-rest"
+            + (
+                f" (+P of {', '.join(undefined)} is undefined: never predicted)."
+                if undefined
+                else "."
+            )
+        )
+        return
+    values = np.concatenate([got["Se"], got["+P"]])
+    if np.nanmax(np.abs(values)) > 1 + 1e-9:
+        percent = {c: _same_rates(got[c] / 100, want[c], atol=5e-4) for c in want}
+        _expect(
+            not all(v.all() for v in percent.values()),
+            "these are percentages: give fractions between 0 and 1 (0.93, not 93); format "
+            "them as percentages only when printing.",
+        )
+        raise ExerciseError(
+            f"Se and +P are fractions between 0 and 1; the table holds {np.nanmax(values):.4g}."
+        )
+    swapped = {"Se": "+P", "+P": "Se"}
+    if all(_same_rates(got[c], want[swapped[c]]).all() for c in want):
+        raise ExerciseError(
+            "Se and +P are swapped (or y_true and y_pred were passed in the wrong order, "
+            "which swaps them too): Se = TP / (TP + FN), the share of the class's beats "
+            "found (recall); +P = TP / (TP + FP), the share of the beats predicted as the "
+            "class that are right (precision)."
+        )
+    for decimals in range(1, 5):
+        rounded = {c: np.round(want[c], decimals) for c in want}
+        _expect(
+            not all(_same_rates(got[c], rounded[c]).all() for c in want),
+            f"the values are rounded to {decimals} decimals: keep the full values and round "
+            "only when printing (table.round(3)).",
+        )
+    for column in ("Se", "+P"):
+        g, w = got[column], want[column]
+        wrong = np.flatnonzero(~ok[column])
+        if not len(wrong):
+            continue
+        c = int(wrong[0])
+        head = f"{column} of class {names[c]} is {g[c]:.4f}, expected {w[c]:.4f}"
+        definition = (
+            "Se = TP / (TP + FN), one-vs-rest (y_true == c against y_pred == c)"
+            if column == "Se"
+            else "+P = TP / (TP + FP), one-vs-rest (y_true == c against y_pred == c)"
+        )
+        # the whole column is what a mistake gives: name it (swapped Se and +P: above)
+        _name_mistake(
+            lambda candidate, g=g: _same_rates(g, candidate).all(),
+            [
+                (rates[rate], f"{head}: {column} is {what}, in every row. {definition}.")
+                for rate, what in (
+                    ("accuracy", "the one-vs-rest accuracy (TP + TN) / n"),
+                    ("specificity", "the specificity TN / (TN + FP)"),
+                    ("npv", "the negative predictive value TN / (TN + FN)"),
+                )
+            ],
+        )
+        other = swapped[column]
+        _expect(
+            not _same_rates(g[c : c + 1], want[other][c : c + 1])[0],
+            f"{head}: that is its {other}, "
+            + ("TP / (TP + FN)" if other == "Se" else "TP / (TP + FP)")
+            + f". {definition}.",
+        )
+        row = np.array([got["Se"][c], got["+P"][c]])
+        others = [
+            names[k]
+            for k in range(len(names))
+            if k != c and _same_rates(row, np.array([want["Se"][k], want["+P"][k]])).all()
+        ]
+        _expect(
+            not others,
+            f"{head}: row {names[c]} holds the values of class {others[0] if others else ''}; "
+            f"it must hold class {c} (y_true == {c}).",
+        )
+        _expect(
+            not (len(g) > 1 and np.allclose(g, g[0], equal_nan=True)),
+            f"{column} is {g[0]:.4f} in every row: compute it for each class on its own, "
+            f"one-vs-rest, not one average for all. {definition}.",
+        )
+        raise ExerciseError(f"{head}: {definition}.")
+    raise ExerciseError("Se and +P differ from TP / (TP + FN) and TP / (TP + FP).")  # unreachable
