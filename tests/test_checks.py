@@ -10,7 +10,7 @@ import torch
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.model_selection import train_test_split
 
-from ecg_course import checks, metrics, mitbih
+from ecg_course import checks, metrics, mitbih, precision
 from ecg_course.checks import _common, chapter3
 from ecg_course.models import LSTMFCN, LSTMClassifier
 from ecg_course.training import predict_proba
@@ -223,20 +223,21 @@ def test_rr_checker_cases_keep_the_columns_apart():
 
 
 def test_a_16_bit_format_the_device_cannot_run_is_left_out(monkeypatch):
-    """oneDNN has no bfloat16 LSTM on CPUs without bfloat16 instructions (it raises a
-    RuntimeError): a wrong answer must still get an ExerciseError, not that crash."""
-    model_proba = _common._model_proba
+    """oneDNN has no bfloat16 LSTM on CPUs without bfloat16 instructions, and predict_proba
+    refuses that precision there (ValueError): the references leave it out
+    (precision.lstm_runs_in), and a wrong answer still gets an ExerciseError, not a crash."""
 
-    def no_bf16(model, X, batch_size=256, dtype=None):
-        if dtype is not None:
-            raise RuntimeError("could not create a primitive descriptor for the LSTM")
-        return model_proba(model, X, batch_size, dtype)
+    def no_16_bit_lstm(name, device_type):
+        return "could not create a primitive descriptor for the LSTM"
 
-    monkeypatch.setattr(_common, "_model_proba", no_bf16)
+    monkeypatch.setattr(precision, "_lstm_probe", no_16_bit_lstm)
     torch.manual_seed(0)
     model = LSTMClassifier(hidden_size=4, num_classes=2)
     X = np.random.default_rng(0).normal(size=(30, 12)).astype(np.float32)
     y = np.arange(30) % 2
+    assert _common._sixteen_bit(model) == []
+    with pytest.raises(ValueError, match="cannot run an LSTM"):
+        predict_proba(model, X, precision="bf16")
     proba = predict_proba(model, X, precision="fp32")
     with pytest.raises(checks.ExerciseError, match="not the model's probabilities"):
         checks.check_test_metrics(y, proba[::-1], 0.5, 0.5, model, X)

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ecg_course.precision import Precision, lstm_runs_in, resolve_precision
 from ecg_course.training import predict_proba
 
 
@@ -22,40 +23,23 @@ def _expect(condition: bool, message: str) -> None:
         raise ExerciseError(message)
 
 
-def _expect_metric(
-    name: str, value: float, expected: float, mistakes: list[tuple[float, str]], hint: str
-) -> None:
-    """Raise unless ``value`` equals ``expected``, naming the first known mistake it equals
-    (``mistakes``: the value that mistake gives, and what to say), else rounding, else ``hint``."""
-    if np.isclose(value, expected, atol=1e-6):
-        return
-    for wrong, what in mistakes:
-        _expect(
-            not np.isclose(value, wrong, atol=1e-6),
-            f"{name} is {value:.4f}, {what}: expected {expected:.4f}.",
-        )
-    _expect(
-        not any(np.isclose(value, round(expected, d)) for d in range(1, 5)),
-        f"{name} is {value}, rounded: keep the full value ({expected}) and round only when "
-        "printing.",
-    )
-    raise ExerciseError(f"{name} is {value:.4f}, expected {expected:.4f}: {hint}")
-
-
 def _name_mistake(same: Callable[[object], bool], mistakes) -> None:
     """Raise the message of the first mistake whose result the answer equals.
 
-    ``mistakes``: pairs (what that mistake gives, or a function of no arguments that
-    computes it, the message that names it); ``same(result)``: whether the answer equals
-    that result. A result of ``None`` (the mistake cannot be made here) is skipped."""
+    The one way a checker names a mistake: only when the answer is what that mistake
+    gives. ``mistakes``: pairs (what that mistake gives, or a function of no arguments
+    that computes it, the message that names it); ``same(result)``: whether the answer
+    equals that result. A result of ``None`` (the mistake cannot be made here) is skipped;
+    a function is called only when the mistakes before it did not match."""
     for gives, message in mistakes:
         result = gives() if callable(gives) else gives
         if result is not None and same(result):
             raise ExerciseError(message)
 
 
-def _call_answer(function: Callable, call: str, where: str, *args):
-    """``function(*args)``; a student's crash becomes an ExerciseError saying where it came from."""
+def _call_answer(function: Callable, call: str, where: str, *args, hint: str = ""):
+    """``function(*args)``; a student's crash becomes an ExerciseError saying where it came
+    from (``call``: how it was called, ``where``: on what), and ``hint``, what to change."""
     try:
         return function(*args)
     except NotImplementedError:
@@ -63,7 +47,8 @@ def _call_answer(function: Callable, call: str, where: str, *args):
     except Exception as error:
         name = call.split("(")[0]
         raise ExerciseError(
-            f"{name} raised {type(error).__name__}: {error} (called as {call} for {where})."
+            f"{name} raised {type(error).__name__}: {error} (called as {call} {where})"
+            + (f": {hint}." if hint else ".")
         ) from error
 
 
@@ -111,53 +96,33 @@ def _same_rates(got: np.ndarray, want: np.ndarray, atol: float = 1e-6) -> np.nda
     )
 
 
-# --- the model's own answer, in float32 and in the package's default precision --------------
+# --- the model's own answer: every format a right answer may be computed in ----------------
 
 
-def _model_proba(
-    model: nn.Module, X, batch_size: int = 256, dtype: torch.dtype | None = None
-) -> np.ndarray:
-    """Probabilities (n, C) of beats X in eval mode, in float32 or under autocast to dtype."""
-    model.eval()
+def _model_proba(model: nn.Module, X, precision: str = "fp32") -> np.ndarray:
+    """Probabilities (n, C) of beats X, as ``predict_proba`` gives them (eval mode, no
+    gradients, float32 unless ``precision`` says otherwise)."""
+    return predict_proba(model, np.ascontiguousarray(X, dtype=np.float32), precision=precision)
+
+
+def _sixteen_bit(model: nn.Module) -> list[Precision]:
+    """The 16-bit formats a student may compute in on the model's device, less those in
+    which its kernels cannot run an LSTM (oneDNN has no bfloat16 LSTM on a CPU without
+    bfloat16 instructions, and no float16 one): no answer was computed in them."""
     device = next(model.parameters()).device
-    X = torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float32)
-    chunks = []
-    with torch.no_grad():
-        for i in range(0, len(X), batch_size):
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                logits = model(X[i : i + batch_size].to(device))
-            chunks.append(torch.softmax(logits.float(), dim=1).cpu())
-    return torch.cat(chunks).numpy()
-
-
-def _sixteen_bit(model: nn.Module) -> list[torch.dtype]:
-    """The 16-bit formats a student may compute in on the model's device."""
-    on_cuda = next(model.parameters()).device.type == "cuda"
-    return [torch.bfloat16, torch.float16] if on_cuda else [torch.bfloat16]
-
-
-def _sixteen_bit_probas(model: nn.Module, X) -> list[np.ndarray]:
-    """The model's probabilities for X in each 16-bit format its device runs. A format the
-    device cannot run the model in is left out (oneDNN has no bfloat16 LSTM on a CPU
-    without bfloat16 instructions: it raises a RuntimeError), as no answer was computed in it."""
-    probas = []
-    for dtype in _sixteen_bit(model):
-        try:
-            probas.append(_model_proba(model, X, dtype=dtype))
-        except RuntimeError:
-            continue
-    return probas
+    names = ("bf16", "fp16") if device.type == "cuda" else ("bf16",)
+    formats = [resolve_precision(name, device) for name in names]
+    return [p for p in formats if lstm_runs_in(p)]
 
 
 def _references(model: nn.Module, X) -> tuple[list[np.ndarray], float]:
-    """The model's probabilities in float32, as ``predict_proba`` gives them by default and
-    in 16-bit mixed precision (all correct answers), and a tolerance that covers their gap:
-    a correct answer computed in 16 bits differs from float32 by that much, a mistake
-    (train mode, another set, another order) by far more."""
+    """The model's probabilities in float32 (first) and in each 16-bit format of
+    :func:`_sixteen_bit` (all correct answers), and a tolerance that covers their gap: a
+    correct answer computed in 16 bits differs from float32 by that much, a mistake (train
+    mode, another set, another order) by far more."""
     exact = _model_proba(model, X)
-    others = [predict_proba(model, np.asarray(X))]
-    others += _sixteen_bit_probas(model, X)
-    gap = max((float(np.abs(exact - o).max()) for o in others if len(o)), default=0.0)
+    others = [_model_proba(model, X, precision) for precision in _sixteen_bit(model)]
+    gap = max((float(np.abs(exact - o).max()) for o in others), default=0.0)
     return [exact, *others], max(1e-4, 2 * gap)
 
 

@@ -20,19 +20,17 @@ from ecg_course.checks._common import (
     ExerciseError,
     _call_answer,
     _expect,
-    _expect_metric,
     _matches_model,
     _model_proba,
     _name_mistake,
     _numpy_answer,
     _passed,
+    _references,
     _row_keys,
     _same_rows,
     _shown,
-    _sixteen_bit_probas,
 )
 from ecg_course.data import stratified_split
-from ecg_course.training import predict_proba
 
 # --- chapter 1: the split ---------------------------------------------------------------
 
@@ -45,7 +43,11 @@ def _split(X, y, fractions, random_state, strata_test="y", strata_val="y", strat
     rest, test = train_test_split(
         idx, test_size=test_f, stratify=by[strata_test], random_state=random_state
     )
-    s_val = {"y": y[rest], None: None, "strata": None if strata is None else strata[rest]}
+    s_val = {
+        "y": y[rest],
+        None: None,
+        "strata": None if strata is None else strata[rest],
+    }
     train, val = train_test_split(
         rest,
         test_size=val_f / (fractions[0] + val_f),
@@ -112,7 +114,10 @@ def check_split(
             yp.ndim == 1,
             f"y_{short} has shape {yp.shape}, expected ({want},): one label per beat.",
         )
-        _expect(len(Xp) == len(yp), f"the {name} set has {len(Xp):,} beats but {len(yp):,} labels.")
+        _expect(
+            len(Xp) == len(yp),
+            f"the {name} set has {len(Xp):,} beats but {len(yp):,} labels.",
+        )
         _expect(
             set(np.unique(yp)) <= set(np.unique(y)),
             f"y_{short} holds the labels {sorted(np.unique(yp).tolist())}, but the labels to "
@@ -127,7 +132,11 @@ def check_split(
         )
     keys = {name: _row_keys(Xp) for name, (Xp, _) in parts.items()}
     sets = {name: set(k) for name, k in keys.items()}
-    for a, b in (("training", "test"), ("training", "validation"), ("validation", "test")):
+    for a, b in (
+        ("training", "test"),
+        ("training", "validation"),
+        ("validation", "test"),
+    ):
         shared = len(sets[a] & sets[b])
         _expect(
             not shared,
@@ -173,8 +182,14 @@ def check_split(
             "neither train_test_split call is stratified: pass stratify=y_binary to "
             "the first and stratify=y_rest to the second.",
         ),
-        (("y", None), "the second train_test_split call is not stratified: pass stratify=y_rest."),
-        ((None, "y"), "the first train_test_split call is not stratified: pass stratify=y_binary."),
+        (
+            ("y", None),
+            "the second train_test_split call is not stratified: pass stratify=y_rest.",
+        ),
+        (
+            (None, "y"),
+            "the first train_test_split call is not stratified: pass stratify=y_binary.",
+        ),
     ]
     if other_labels is not None:
         other_labels = np.asarray(other_labels)
@@ -299,16 +314,17 @@ def _tiny_model() -> tuple[nn.Module, _Recorder]:
         return nn.Sequential(nn.Flatten(), recorder, nn.Linear(6, 2)), recorder
 
 
-def _call_run_epoch(run_epoch: Callable, *args) -> object:
-    try:
-        return run_epoch(*args)
-    except NotImplementedError:
-        raise
-    except Exception as error:  # a student's crash: say where it came from
-        raise ExerciseError(
-            f"run_epoch raised {type(error).__name__}: {error} (called as run_epoch(model, "
-            "loader, criterion, optimizer, device) with a loader of (x, y) batches)."
-        ) from error
+def _run_epoch(run_epoch: Callable, model, loader, criterion, optimizer) -> object:
+    return _call_answer(
+        run_epoch,
+        "run_epoch(model, loader, criterion, optimizer, device)",
+        "with a loader of (x, y) batches",
+        model,
+        loader,
+        criterion,
+        optimizer,
+        "cpu",
+    )
 
 
 def _check_float(loss, when: str) -> float:
@@ -332,38 +348,44 @@ def _loss_message(loss: float, batch_losses: list[float], sizes: list[int], when
     expected = total / sum(sizes)
     if np.isclose(loss, expected, rtol=1e-5, atol=1e-6):
         return
-    wrong = [
-        (
-            float(np.mean(batch_losses)),
-            "the mean of the batch losses; weight each batch's "
-            "loss by its size (the last batch is smaller)",
-        ),
-        (total, "the sum of loss * batch size; divide by the number of samples"),
-        (
-            float(sum(batch_losses)),
-            "the sum of the batch losses; weight each by the batch "
-            "size and divide by the number of samples",
-        ),
-        (
-            total / len(sizes),
-            "divided by the number of batches; divide by the number of "
-            "samples (len(loader.dataset))",
-        ),
-        (
-            total / (len(sizes) * max(sizes)),
-            "divided by batch_size * the number of batches; the last batch is smaller: "
-            "count the samples, len(y) per batch",
-        ),
-        (batch_losses[-1], "the loss of the last batch only; add up every batch"),
-    ]
-    for value, what in wrong:
-        if np.isclose(loss, value, rtol=1e-5, atol=1e-6):
-            raise ExerciseError(
-                f"{when} run_epoch returned {loss:.4f}, {what}; expected {expected:.4f}."
+    head = f"{when} run_epoch returned {loss:.4f}"
+    _name_mistake(
+        lambda value: np.isclose(loss, value, rtol=1e-5, atol=1e-6),
+        [
+            (value, f"{head}, {what}; expected {expected:.4f}.")
+            for value, what in (
+                (
+                    float(np.mean(batch_losses)),
+                    "the mean of the batch losses; weight each batch's "
+                    "loss by its size (the last batch is smaller)",
+                ),
+                (
+                    total,
+                    "the sum of loss * batch size; divide by the number of samples",
+                ),
+                (
+                    float(sum(batch_losses)),
+                    "the sum of the batch losses; weight each by the batch "
+                    "size and divide by the number of samples",
+                ),
+                (
+                    total / len(sizes),
+                    "divided by the number of batches; divide by the number of "
+                    "samples (len(loader.dataset))",
+                ),
+                (
+                    total / (len(sizes) * max(sizes)),
+                    "divided by batch_size * the number of batches; the last batch is "
+                    "smaller: count the samples, len(y) per batch",
+                ),
+                (
+                    batch_losses[-1],
+                    "the loss of the last batch only; add up every batch",
+                ),
             )
-    raise ExerciseError(
-        f"{when} run_epoch returned {loss:.4f}, expected the mean loss per sample {expected:.4f}."
+        ],
     )
+    raise ExerciseError(f"{head}, expected the mean loss per sample {expected:.4f}.")
 
 
 def check_run_epoch(run_epoch: Callable) -> None:
@@ -392,7 +414,7 @@ def check_run_epoch(run_epoch: Callable) -> None:
     model.train()
     criterion.calls = 0
     loss = _check_float(
-        _call_run_epoch(run_epoch, model, loader, criterion, None, "cpu"), "without an optimizer"
+        _run_epoch(run_epoch, model, loader, criterion, None), "without an optimizer"
     )
     _expect(bool(recorder.calls), "run_epoch never ran the model on the loader's batches.")
     _used_criterion(criterion, len(sizes), "without an optimizer")
@@ -432,7 +454,7 @@ def check_run_epoch(run_epoch: Callable) -> None:
     optimizer = _RecordingSGD(model.parameters(), lr=0.0)
     criterion.calls = 0
     loss = _check_float(
-        _call_run_epoch(run_epoch, model, loader, criterion, optimizer, "cpu"), "with an optimizer"
+        _run_epoch(run_epoch, model, loader, criterion, optimizer), "with an optimizer"
     )
     _used_criterion(criterion, len(sizes), "with an optimizer")
     _expect(
@@ -489,7 +511,8 @@ def _legend_label(legend, line) -> str:
 def check_loss_plot(ax: Axes, train_losses, val_losses) -> None:
     """Check that ``ax`` shows ``train_losses`` and ``val_losses`` against epochs 1..n."""
     _expect(
-        isinstance(ax, Axes), f"pass the matplotlib Axes of your plot, got {type(ax).__name__}."
+        isinstance(ax, Axes),
+        f"pass the matplotlib Axes of your plot, got {type(ax).__name__}.",
     )
     train_losses = np.asarray(train_losses, dtype=float)
     val_losses = np.asarray(val_losses, dtype=float)
@@ -572,7 +595,8 @@ def check_loss_plot(ax: Axes, train_losses, val_losses) -> None:
     _expect(bool(ax.get_ylabel()), "label the y axis (loss).")
     suptitle = getattr(ax.figure, "_suptitle", None)
     _expect(
-        bool(ax.get_title()) or bool(suptitle and suptitle.get_text()), "give the plot a title."
+        bool(ax.get_title()) or bool(suptitle and suptitle.get_text()),
+        "give the plot a title.",
     )
     legend = ax.get_legend() or (ax.figure.legends[0] if ax.figure.legends else None)
     _expect(
@@ -597,6 +621,33 @@ def check_loss_plot(ax: Axes, train_losses, val_losses) -> None:
 
 
 # --- chapter 1: test metrics --------------------------------------------------------------
+
+
+def _metric(
+    name: str,
+    value: float,
+    expected: float,
+    mistakes: list[tuple[float, str]],
+    hint: str,
+) -> None:
+    """Raise unless ``value`` equals ``expected``, naming the mistake it equals
+    (``mistakes``: the value that mistake gives, and what to say; rounding is one), else
+    saying what to compute (``hint``)."""
+    if np.isclose(value, expected, atol=1e-6):
+        return
+    rounded = (
+        f"{name} is {value}, rounded: keep the full value ({expected}) and round only when "
+        "printing."
+    )
+    _name_mistake(
+        lambda wrong: np.isclose(value, wrong, atol=1e-6),
+        [
+            (wrong, f"{name} is {value:.4f}, {what}: expected {expected:.4f}.")
+            for wrong, what in mistakes
+        ]
+        + [(round(expected, d), rounded) for d in range(1, 5)],
+    )
+    raise ExerciseError(f"{name} is {value:.4f}, expected {expected:.4f}: {hint}")
 
 
 def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> None:
@@ -642,7 +693,7 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
     accuracy, auc = float(accuracy), float(auc)
     pred = proba.argmax(axis=1)
     expected_accuracy = float((pred == y_true).mean())
-    _expect_metric(
+    _metric(
         "test_accuracy",
         accuracy,
         expected_accuracy,
@@ -652,12 +703,18 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
                 "the number of right answers; divide by the number of beats (accuracy_score does)",
             ),
             (100 * expected_accuracy, "a percentage; give the fraction"),
-            (1 - expected_accuracy, "the error rate; accuracy is the share of right answers"),
-            (float((proba.argmax(axis=1) == 0).mean()), "the share of beats predicted normal"),
+            (
+                1 - expected_accuracy,
+                "the error rate; accuracy is the share of right answers",
+            ),
+            (
+                float((proba.argmax(axis=1) == 0).mean()),
+                "the share of beats predicted normal",
+            ),
         ],
         "compare proba.argmax(axis=1) with y_test.",
     )
-    _expect_metric(
+    _metric(
         "test_auc",
         auc,
         float(skm.roc_auc_score(y_true, proba[:, 1])),
@@ -681,26 +738,64 @@ def check_test_metrics(y_true, proba, accuracy, auc, model: nn.Module, X) -> Non
 # --- chapter 1: early classification ------------------------------------------------------
 
 
-def _early_candidates(model: nn.Module, X: np.ndarray, y, k: int) -> dict[str, float]:
-    """ROC-AUCs that the right answer and the usual mistakes give for a prefix of k."""
+def _auc(y, scores) -> float:
+    return float(skm.roc_auc_score(y, scores))
+
+
+def _logits(model: nn.Module, X: np.ndarray) -> np.ndarray:
+    """The model's raw scores (n, C) of beats X in eval mode: what an answer without the
+    softmax scores (a mistake; the references are :func:`_common._references`)."""
     model.eval()
-    device = next(model.parameters()).device
+    beats = torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float32)
     with torch.no_grad():
-        beats = torch.as_tensor(np.ascontiguousarray(X[:, :k]), dtype=torch.float32)
-        logits = model(beats.to(device)).cpu().numpy()
-    proba = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
-    return {
-        "right": float(skm.roc_auc_score(y, proba[:, 1])),
-        "the probability of class 0 (normal); score the abnormal class, proba[:, 1]": float(
-            skm.roc_auc_score(y, proba[:, 0])
+        return model(beats.to(next(model.parameters()).device)).float().cpu().numpy()
+
+
+def _early_references(model: nn.Module, X: np.ndarray, y, k: int) -> tuple[list[float], float]:
+    """The ROC-AUCs of the first k samples of every beat in each format a right answer may
+    be computed in (float32 first), and a tolerance that covers their gap."""
+    rights = [_auc(y, p[:, 1]) for p in _references(model, X[:, :k])[0]]
+    return rights, max(1e-4, 2 * max(abs(r - rights[0]) for r in rights))  # 16 bits' noise
+
+
+def _early_mistakes(model: nn.Module, X: np.ndarray, y, k: int, head: str) -> list:
+    """What the usual mistakes give for a prefix of k samples, and the message naming each
+    (``head``: the start of the message)."""
+    T = X.shape[1]
+    proba = _model_proba(model, X[:, :k])
+    mistakes = [
+        (
+            _auc(y, proba[:, 0]),
+            "the probability of class 0 (normal); score the abnormal class, proba[:, 1]",
         ),
-        "predicted labels (argmax); pass the probability proba[:, 1]": float(
-            skm.roc_auc_score(y, proba.argmax(axis=1))
+        (
+            _auc(y, proba.argmax(axis=1)),
+            "predicted labels (argmax); pass the probability proba[:, 1]",
         ),
-        "the raw logit of class 1; apply the softmax first (predict_proba does)": float(
-            skm.roc_auc_score(y, logits[:, 1])
+        (
+            lambda: _auc(y, _logits(model, X[:, :k])[:, 1]),
+            "the raw logit of class 1; apply the softmax first (predict_proba does)",
         ),
-    }
+    ]
+    if k < T:
+        mistakes += [
+            (
+                lambda: _auc(y, _model_proba(model, X)[:, 1]),
+                f"the whole beat: feed only the first k samples, X[:, :{k}]",
+            ),
+            (
+                lambda: (
+                    _auc(y[:k], _model_proba(model, X[:k])[:, 1]) if 0 < y[:k].sum() < k else None
+                ),
+                f"the first {k} beats: X[:{k}] takes the first {k} beats, X[:, :{k}] the first "
+                f"{k} samples of every beat",
+            ),
+            (
+                lambda: _auc(y, _model_proba(model, X[:, T - k :])[:, 1]),
+                f"the last {k} samples: feed the first k samples, X[:, :{k}]",
+            ),
+        ]
+    return [(gives, f"{head}, that of {what}.") for gives, what in mistakes]
 
 
 def _early_samples(f: float, got_k, T: int) -> int:
@@ -715,7 +810,10 @@ def _early_samples(f: float, got_k, T: int) -> int:
     _name_mistake(
         lambda wrong: int(got_k) == wrong,
         [
-            (max(1, math.ceil(f * T)), f"{head}: rounded up (math.ceil); round to the nearest."),
+            (
+                max(1, math.ceil(f * T)),
+                f"{head}: rounded up (math.ceil); round to the nearest.",
+            ),
             (
                 max(1, math.floor(f * T)),
                 f"{head}: rounded down (int() cuts the decimals off); round to the nearest.",
@@ -758,9 +856,11 @@ def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1,
     """Check a student's ``early_auc(model, X, y, fractions) -> DataFrame``."""
     X, y = np.asarray(X), np.asarray(y)
     T = X.shape[1]
-    result = _early_table(
-        early_auc(model, X, y, fractions), fractions, f"early_auc(model, X, y, {list(fractions)})"
+    call = "early_auc(model, X, y, fractions)"
+    result = _call_answer(
+        early_auc, call, f"with fractions={list(fractions)}", model, X, y, fractions
     )
+    result = _early_table(result, fractions, f"early_auc(model, X, y, {list(fractions)})")
     _expect(
         np.allclose(result["fraction"].to_numpy(dtype=float), fractions),
         f"the fraction column is {result['fraction'].tolist()}, expected {list(fractions)}.",
@@ -773,58 +873,33 @@ def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1,
             f"only. Score every beat with its label y; X[:{k}] would take the first {k} beats, "
             f"X[:, :{k}] takes the first {k} samples of every beat.",
         )
-        candidates = _early_candidates(model, X, y, k)
-        if np.isclose(got, candidates["right"], atol=1e-4):
+        right = _auc(y, _model_proba(model, X[:, :k])[:, 1])
+        if np.isclose(got, right, atol=1e-4):
             continue  # float32: no need to compute the 16-bit references
-        sixteen = _sixteen_bit_probas(model, X[:, :k])
-        rights = [candidates["right"]] + [
-            float(skm.roc_auc_score(y, p[:, 1])) for p in [predict_proba(model, X[:, :k]), *sixteen]
-        ]
-        tol = max(1e-4, 2 * max(abs(r - rights[0]) for r in rights))  # mixed precision's noise
+        rights, tol = _early_references(model, X, y, k)
         if min(abs(got - r) for r in rights) <= tol:
             continue
-        for what, value in candidates.items():
-            _expect(
-                what == "right" or not np.isclose(got, value, atol=tol),
-                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of {what}.",
-            )
-        if k < T:
-            whole = _early_candidates(model, X, y, T)["right"]
-            _expect(
-                not np.isclose(got, whole, atol=tol),
-                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of the whole beat: "
-                f"feed only the first k samples, X[:, :{k}].",
-            )
-            first_beats = (
-                _early_candidates(model, X[:k], y[:k], T)["right"]
-                if (0 < y[:k].sum() < k)
-                else np.nan
-            )
-            _expect(
-                not np.isclose(got, first_beats, atol=tol),
-                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of the first {k} "
-                f"beats: X[:{k}] takes the first {k} beats, X[:, :{k}] the first {k} samples of "
-                "every beat.",
-            )
-            last = _early_candidates(model, X[:, T - k :], y, k)["right"]
-            _expect(
-                not np.isclose(got, last, atol=tol),
-                f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}, that of the last {k} "
-                f"samples: feed the first k samples, X[:, :{k}].",
-            )
+        head = f"at {f:.0%} of the beat the ROC-AUC is {got:.4f}"
+        _name_mistake(
+            lambda value, got=got, tol=tol: np.isclose(got, value, atol=tol),
+            _early_mistakes(model, X, y, k, head),
+        )
         raise ExerciseError(
             f"at {f:.0%} of the beat ({k} samples) the ROC-AUC is {got:.4f}, expected "
-            f"{candidates['right']:.4f}: feed X[:, :k] with k = max(1, round(fraction * T)) "
+            f"{right:.4f}: feed X[:, :k] with k = max(1, round(fraction * T)) "
             "and score proba[:, 1]."
         )
     tiny = 0.4 / T  # round(tiny * T) == 0: the prefix must still hold one sample
-    try:
-        small = early_auc(model, X, y, [tiny])
-    except Exception as error:
-        raise ExerciseError(
-            f"early_auc failed at fraction {tiny:.4f} ({type(error).__name__}: {error}): "
-            f"round({tiny:.4f} * {T}) is 0; use k = max(1, round(f * T))."
-        ) from error
+    small = _call_answer(
+        early_auc,
+        call,
+        f"with fractions=[{tiny:.4f}]",
+        model,
+        X,
+        y,
+        [tiny],
+        hint=f"round({tiny:.4f} * {T}) is 0; use k = max(1, round(f * T))",
+    )
     small = _early_table(small, [tiny], f"early_auc(model, X, y, [{tiny:.4f}])")
     got_k = np.asarray(small["samples"])[0]
     _expect(
@@ -835,8 +910,8 @@ def check_early_auc(early_auc: Callable, model: nn.Module, X, y, fractions=(0.1,
     if rounding:
         again = _call_answer(
             early_auc,
-            "early_auc(model, X, y, fractions)",
-            f"fractions={rounding}",
+            call,
+            f"with fractions={rounding}",
             model,
             X,
             y,

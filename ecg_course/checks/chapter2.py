@@ -118,7 +118,10 @@ def check_undersampling(X_res, y_res, sampler, X_train, y_train, random_state: i
 def check_lstm_fcn_output(logits, batch_size: int, n_classes: int = 5, x=None, source=None) -> None:
     """Check the logits of an LSTM-FCN forward pass (and ``x``, the first beats of ``source``)."""
     if x is not None:
-        _expect(isinstance(x, torch.Tensor), f"x is a {type(x).__name__}, expected a torch.Tensor.")
+        _expect(
+            isinstance(x, torch.Tensor),
+            f"x is a {type(x).__name__}, expected a torch.Tensor.",
+        )
         _expect(
             x.dtype == torch.float32,
             f"x has dtype {x.dtype}, expected torch.float32 (dtype=torch.float32).",
@@ -136,7 +139,10 @@ def check_lstm_fcn_output(logits, batch_size: int, n_classes: int = 5, x=None, s
                 f"x is not X_bal[:{batch_size}]: take the first {batch_size} beats of the "
                 "balanced training set.",
             )
-    _expect(isinstance(logits, torch.Tensor), f"expected a tensor, got {type(logits).__name__}.")
+    _expect(
+        isinstance(logits, torch.Tensor),
+        f"expected a tensor, got {type(logits).__name__}.",
+    )
     _expect(
         tuple(logits.shape) == (batch_size, n_classes),
         f"logits have shape {tuple(logits.shape)}, expected ({batch_size}, {n_classes}): "
@@ -290,7 +296,10 @@ def check_per_class_table(table: pd.DataFrame, y_true, proba, class_names) -> No
     Where a rate is 0 / 0 (the precision of a class the model never predicts), NaN and 0
     are both accepted, as in :func:`check_aami_table`."""
     expected = metrics.per_class_table(y_true, proba, class_names)
-    _expect(isinstance(table, pd.DataFrame), f"expected a DataFrame, got {type(table).__name__}.")
+    _expect(
+        isinstance(table, pd.DataFrame),
+        f"expected a DataFrame, got {type(table).__name__}.",
+    )
     if list(table.columns) == list(class_names):
         raise ExerciseError("the classes are the columns: one row per class (transpose: .T).")
     _expect(
@@ -336,18 +345,30 @@ def check_per_class_table(table: pd.DataFrame, y_true, proba, class_names) -> No
             )  # fmt: skip
         )
         return
-    for decimals in range(1, 4):
-        _expect(
-            not all(same(got[c], np.round(want[c], decimals), atol=1e-9).all() for c in columns),
-            f"the values are rounded to {decimals} decimals: keep the full values and round "
-            "only when printing (table_seed.round(3)).",
-        )
-    _expect(
-        not (
-            same(got["precision"], want["recall"]).all()
-            and same(got["recall"], want["precision"]).all()
-        ),
-        "precision and recall are swapped: precision = TP / (TP + FP), recall = TP / (TP + FN).",
+
+    def same_table(atol: float):  # the answer's columns are those of ``table``
+        return lambda table: all(same(got[c], table[c], atol=atol).all() for c in table)
+
+    _name_mistake(
+        same_table(atol=1e-9),
+        [
+            (
+                {c: np.round(want[c], decimals) for c in columns},
+                f"the values are rounded to {decimals} decimals: keep the full values and "
+                "round only when printing (table_seed.round(3)).",
+            )
+            for decimals in range(1, 4)
+        ],
+    )
+    _name_mistake(
+        same_table(atol=1e-4),
+        [
+            (
+                {"precision": want["recall"], "recall": want["precision"]},
+                "precision and recall are swapped: precision = TP / (TP + FP), recall = "
+                "TP / (TP + FN).",
+            )
+        ],
     )
     rows = {n: np.array([got[c][k] for c in columns]) for k, n in enumerate(names)}
     rows_want = {n: np.array([want[c][k] for c in columns]) for k, n in enumerate(names)}
@@ -428,7 +449,9 @@ def check_endpoint_client(
         precision: the endpoint's precision (``/health`` says it): the batches are
             recomputed in-process with it, batch by batch as the endpoint scored them.
     """
-    from ecg_course.payload import answer_columns  # here, to leave the imports above untouched
+    from ecg_course.payload import (
+        answer_columns,
+    )  # here, to leave the imports above untouched
 
     X = np.asarray(X)
     n, n_batches = len(X), -(-len(X) // batch_size)
@@ -544,7 +567,10 @@ def check_endpoint_client(
                 for d in range(1, 9)
             ],
         )
-        _expect(False, f"{head}: send each beat as it is in X, and keep each answer at its place.")
+        _expect(
+            False,
+            f"{head}: send each beat as it is in X, and keep each answer at its place.",
+        )
     _expect(
         (y.argmax(axis=1) == p.argmax(axis=1)).all(),
         "y_ columns disagree with the most probable p_ column: keep each row's y_ and p_ together.",
@@ -593,7 +619,9 @@ def _endpoint_rows(answers, p_cols, model, X, batch_size: int, precision: str) -
         proba = predict_proba(model, beats, batch_size=len(beats), precision=precision)
         return bool(np.allclose(p[first : first + len(beats)], proba, atol=1e-4))
 
-    def named(mistakes) -> None:  # (a function computing rows_hold for a mistake, what to say)
+    def named(
+        mistakes,
+    ) -> None:  # (a function computing rows_hold for a mistake, what to say)
         _name_mistake(bool, [(gives, f"{head}: {what}") for gives, what in mistakes])
 
     if m < n:

@@ -71,8 +71,16 @@ def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, st
     local_what = f"local_rr is the mean pre_rr of the beat and the {K - 1} beats before it"
     ratio = {4: ("pre_rr", pre), 5: ("post_rr", post), 6: ("local_rr", local)}
     mistakes: list[list[tuple[np.ndarray, str]]] = [
-        [(pre * fs, in_samples), (pre * 1000, in_ms), (post, swapped.format(other="post_rr"))],
-        [(post * fs, in_samples), (post * 1000, in_ms), (pre, swapped.format(other="pre_rr"))],
+        [
+            (pre * fs, in_samples),
+            (pre * 1000, in_ms),
+            (post, swapped.format(other="post_rr")),
+        ],
+        [
+            (post * fs, in_samples),
+            (post * 1000, in_ms),
+            (pre, swapped.format(other="pre_rr")),
+        ],
         [
             (local * fs, in_samples),
             (local * 1000, in_ms),
@@ -81,8 +89,14 @@ def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, st
                 f"the mean of the {K} beats BEFORE the beat, without the beat itself: "
                 f"{local_what} (pre_rr[max(0, i - {K - 1}) : i + 1])",
             ),
-            (_rr_window(pre, K - 1), f"a window of {K - 1} beats: {local_what}, {K} in all"),
-            (_rr_window(pre, K + 1), f"a window of {K + 1} beats: {local_what}, {K} in all"),
+            (
+                _rr_window(pre, K - 1),
+                f"a window of {K - 1} beats: {local_what}, {K} in all",
+            ),
+            (
+                _rr_window(pre, K + 1),
+                f"a window of {K + 1} beats: {local_what}, {K} in all",
+            ),
             (
                 _rr_window(pre, K, start=K - 1),
                 f"the mean over the beat and the FOLLOWING beats: {local_what} (look back)",
@@ -135,7 +149,10 @@ def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, st
         name, values = ratio[column]
         mistakes.append(
             [
-                (record / values, f"inverted (record_rr / {name}): divide {name} by record_rr"),
+                (
+                    record / values,
+                    f"inverted (record_rr / {name}): divide {name} by record_rr",
+                ),
                 (values / local, f"divided by local_rr: divide {name} by record_rr"),
                 (
                     values * fs / record,
@@ -149,7 +166,10 @@ def _rr_mistakes(peaks: np.ndarray, fs: float) -> list[list[tuple[np.ndarray, st
         )
     mistakes.append(
         [
-            (post / pre, "inverted (post_rr / pre_rr): pre_post_ratio is pre_rr / post_rr"),
+            (
+                post / pre,
+                "inverted (post_rr / pre_rr): pre_post_ratio is pre_rr / post_rr",
+            ),
             (pre - post, "a difference: pre_post_ratio is the ratio pre_rr / post_rr"),
         ]
     )
@@ -230,7 +250,10 @@ def _rr_column(got: np.ndarray, want: np.ndarray, column: int, mistakes, where: 
         [(candidate, f"{head} is wrong: {what}.") for candidate, what in mistakes[column]],
     )
     bad = np.flatnonzero(~np.isclose(g, w, rtol=1e-5, atol=1e-7))
-    _expect(len(bad) > 0, f"{head} differs from mitbih.rr_features. " + _RR_DEFINITIONS[column])
+    _expect(
+        len(bad) > 0,
+        f"{head} differs from mitbih.rr_features. " + _RR_DEFINITIONS[column],
+    )
     first, last = bad[0], bad[-1]
     if column in (0, 4, 7):  # the first beat's pre-RR
         _expect(
@@ -301,7 +324,11 @@ def check_rr_features(rr_features_by_hand: Callable) -> None:
         peaks = 77 + np.cumsum(np.r_[0, intervals]).astype(np.int64)
         where = f"{where} (r_peaks={peaks.tolist()}, fs={fs})"
         result = _call_answer(
-            rr_features_by_hand, "rr_by_hand(r_peaks, fs)", where, peaks.copy(), fs
+            rr_features_by_hand,
+            "rr_by_hand(r_peaks, fs)",
+            f"for {where}",
+            peaks.copy(),
+            fs,
         )
         _expect(
             result is not None,
@@ -445,7 +472,10 @@ def _as_matches(result, reference: np.ndarray, detected: np.ndarray, where: str)
         _name_mistake(
             lambda wrong: numbers.shape == wrong.shape and np.array_equal(numbers, wrong),
             [
-                (expected[matched], f"match_beats returned one entry per matched detection {tail}"),
+                (
+                    expected[matched],
+                    f"match_beats returned one entry per matched detection {tail}",
+                ),
                 (
                     per_detection,
                     "match_beats returned one entry per detection, the annotated beat it "
@@ -509,7 +539,10 @@ def _nearest_rule(reference: np.ndarray, detected: np.ndarray, tolerance: float)
 
 
 def _differs(
-    matches: np.ndarray, expected: np.ndarray, reference: np.ndarray, detected: np.ndarray
+    matches: np.ndarray,
+    expected: np.ndarray,
+    reference: np.ndarray,
+    detected: np.ndarray,
 ) -> np.ndarray:
     """The annotated beats whose match is not the expected one; a detection as near as the
     expected one (a tie) is as good."""
@@ -520,7 +553,11 @@ def _differs(
 
 
 def _valid_matches(
-    matches: np.ndarray, reference: np.ndarray, detected: np.ndarray, tolerance: int, where: str
+    matches: np.ndarray,
+    reference: np.ndarray,
+    detected: np.ndarray,
+    tolerance: int,
+    where: str,
 ) -> None:
     """Raise unless no detection is used twice and every match is within the tolerance."""
     matched = np.flatnonzero(matches >= 0)
@@ -552,7 +589,11 @@ def _valid_matches(
 
 
 def _matching_differs(
-    matches: np.ndarray, expected: np.ndarray, reference: np.ndarray, detected: np.ndarray, where
+    matches: np.ndarray,
+    expected: np.ndarray,
+    reference: np.ndarray,
+    detected: np.ndarray,
+    where,
 ) -> None:
     """Raise naming the first annotated beat whose match is not the expected one."""
     i = int(_differs(matches, expected, reference, detected)[0])
@@ -639,7 +680,7 @@ def check_beat_matching(match_beats: Callable) -> None:
         result = _call_answer(
             match_beats,
             "match_beats(reference, detected, tolerance)",
-            where,
+            f"for {where}",
             reference.copy(),
             detected.copy(),
             tolerance,
@@ -712,26 +753,10 @@ def _aami_rates(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[
         }
 
 
-def check_aami_table(table, y_true, y_pred, class_names) -> None:
-    """Check the AAMI table of a beat classifier: Se and +P of every class, one-vs-rest.
-
-    ``table`` must be a DataFrame with one row per class (index ``class_names``, in any
-    order) and the columns ``"Se"`` (sensitivity, recall: TP / (TP + FN)) and ``"+P"``
-    (positive predictivity, precision: TP / (TP + FP)) as fractions between 0 and 1;
-    other columns are allowed. A class that is never predicted has no +P (0 / 0): NaN
-    and 0 are both accepted there (sklearn's ``zero_division=0`` gives 0, NumPy NaN), and
-    likewise Se for a class absent from ``y_true``. ``y_true`` and ``y_pred`` hold class
-    numbers ``0..C-1`` (or the class names themselves).
-
-    Mistakes named, each only when the answer is what it gives: the classes as columns
-    (transposed), a missing or extra row or column, percentages instead of fractions, Se
-    and +P swapped in every row (or ``y_true`` and ``y_pred`` swapped, which gives the
-    same numbers), a column of one-vs-rest accuracy, specificity or negative predictive
-    value, a row holding another class's values, one value for every class, rounded
-    values, text instead of numbers. Otherwise the message says which value differs and
-    what it equals (say, the class's Se where +P is asked for).
-    """
-    names = list(class_names)
+def _aami_numbers(table, names: list) -> dict[str, np.ndarray]:
+    """Se and +P of ``table`` per class, in the order of ``names``, or a message saying why
+    the table does not hold them: not a DataFrame, transposed, a class missing or extra,
+    a column missing, text."""
     _expect(
         isinstance(table, pd.DataFrame),
         f"the table is a {type(table).__name__}, expected a pandas DataFrame with one row per "
@@ -777,6 +802,124 @@ def check_aami_table(table, y_true, y_pred, class_names) -> None:
             f"Se and +P must hold numbers, not text ({error}): keep the fractions and format "
             "them only when printing."
         ) from error
+    return got
+
+
+def _aami_table_mistakes(got: dict, want: dict) -> None:
+    """Raise naming the mistake the whole table shows: percentages, Se and +P swapped,
+    rounded values."""
+    values = np.concatenate([got["Se"], got["+P"]])
+    if np.nanmax(np.abs(values)) > 1 + 1e-9:
+        _name_mistake(
+            lambda table: all(_same_rates(got[c] / 100, table[c], atol=5e-4).all() for c in table),
+            [
+                (
+                    want,
+                    "these are percentages: give fractions between 0 and 1 (0.93, not 93); "
+                    "format them as percentages only when printing.",
+                )
+            ],
+        )
+        raise ExerciseError(
+            f"Se and +P are fractions between 0 and 1; the table holds {np.nanmax(values):.4g}."
+        )
+    swapped = {"Se": "+P", "+P": "Se"}
+    _name_mistake(
+        lambda table: all(_same_rates(got[c], table[c]).all() for c in table),
+        [
+            (
+                {c: want[swapped[c]] for c in want},
+                "Se and +P are swapped (or y_true and y_pred were passed in the wrong order, "
+                "which swaps them too): Se = TP / (TP + FN), the share of the class's beats "
+                "found (recall); +P = TP / (TP + FP), the share of the beats predicted as the "
+                "class that are right (precision).",
+            )
+        ]
+        + [
+            (
+                {c: np.round(want[c], decimals) for c in want},
+                f"the values are rounded to {decimals} decimals: keep the full values and "
+                "round only when printing (table.round(3)).",
+            )
+            for decimals in range(1, 5)
+        ],
+    )
+
+
+def _aami_column(column: str, got: dict, want: dict, rates: dict, ok: dict, names: list) -> None:
+    """Raise at the first class whose ``column`` (Se or +P) is wrong, naming the mistake its
+    column or its value shows."""
+    swapped = {"Se": "+P", "+P": "Se"}
+    g, w = got[column], want[column]
+    wrong = np.flatnonzero(~ok[column])
+    if not len(wrong):
+        return
+    c = int(wrong[0])
+    head = f"{column} of class {names[c]} is {g[c]:.4f}, expected {w[c]:.4f}"
+    definition = (
+        "Se = TP / (TP + FN), one-vs-rest (y_true == c against y_pred == c)"
+        if column == "Se"
+        else "+P = TP / (TP + FP), one-vs-rest (y_true == c against y_pred == c)"
+    )
+    # the whole column is what a mistake gives: name it (swapped Se and +P: above)
+    _name_mistake(
+        lambda candidate, g=g: _same_rates(g, candidate).all(),
+        [
+            (rates[rate], f"{head}: {column} is {what}, in every row. {definition}.")
+            for rate, what in (
+                ("accuracy", "the one-vs-rest accuracy (TP + TN) / n"),
+                ("specificity", "the specificity TN / (TN + FP)"),
+                ("npv", "the negative predictive value TN / (TN + FN)"),
+            )
+        ],
+    )
+    other = swapped[column]
+    _expect(
+        not _same_rates(g[c : c + 1], want[other][c : c + 1])[0],
+        f"{head}: that is its {other}, "
+        + ("TP / (TP + FN)" if other == "Se" else "TP / (TP + FP)")
+        + f". {definition}.",
+    )
+    row = np.array([got["Se"][c], got["+P"][c]])
+    others = [
+        names[k]
+        for k in range(len(names))
+        if k != c and _same_rates(row, np.array([want["Se"][k], want["+P"][k]])).all()
+    ]
+    _expect(
+        not others,
+        f"{head}: row {names[c]} holds the values of class {others[0] if others else ''}; "
+        f"it must hold class {c} (y_true == {c}).",
+    )
+    _expect(
+        not (len(g) > 1 and np.allclose(g, g[0], equal_nan=True)),
+        f"{column} is {g[0]:.4f} in every row: compute it for each class on its own, "
+        f"one-vs-rest, not one average for all. {definition}.",
+    )
+    raise ExerciseError(f"{head}: {definition}.")
+
+
+def check_aami_table(table, y_true, y_pred, class_names) -> None:
+    """Check the AAMI table of a beat classifier: Se and +P of every class, one-vs-rest.
+
+    ``table`` must be a DataFrame with one row per class (index ``class_names``, in any
+    order) and the columns ``"Se"`` (sensitivity, recall: TP / (TP + FN)) and ``"+P"``
+    (positive predictivity, precision: TP / (TP + FP)) as fractions between 0 and 1;
+    other columns are allowed. A class that is never predicted has no +P (0 / 0): NaN
+    and 0 are both accepted there (sklearn's ``zero_division=0`` gives 0, NumPy NaN), and
+    likewise Se for a class absent from ``y_true``. ``y_true`` and ``y_pred`` hold class
+    numbers ``0..C-1`` (or the class names themselves).
+
+    Mistakes named, each only when the answer is what it gives: the classes as columns
+    (transposed), a missing or extra row or column, percentages instead of fractions, Se
+    and +P swapped in every row (or ``y_true`` and ``y_pred`` swapped, which gives the
+    same numbers), a column of one-vs-rest accuracy, specificity or negative predictive
+    value, a row holding another class's values, one value for every class, rounded
+    values, text instead of numbers. Otherwise the message says which value differs and
+    what it equals (say, the class's Se where +P is asked for).
+    """
+    names = list(class_names)
+    got = _aami_numbers(table, names)
     y_true = _class_codes(y_true, names)
     y_pred = _class_codes(y_pred, names)
     rates = _aami_rates(y_true, y_pred, len(names))
@@ -793,78 +936,7 @@ def check_aami_table(table, y_true, y_pred, class_names) -> None:
             )
         )
         return
-    values = np.concatenate([got["Se"], got["+P"]])
-    if np.nanmax(np.abs(values)) > 1 + 1e-9:
-        percent = {c: _same_rates(got[c] / 100, want[c], atol=5e-4) for c in want}
-        _expect(
-            not all(v.all() for v in percent.values()),
-            "these are percentages: give fractions between 0 and 1 (0.93, not 93); format "
-            "them as percentages only when printing.",
-        )
-        raise ExerciseError(
-            f"Se and +P are fractions between 0 and 1; the table holds {np.nanmax(values):.4g}."
-        )
-    swapped = {"Se": "+P", "+P": "Se"}
-    if all(_same_rates(got[c], want[swapped[c]]).all() for c in want):
-        raise ExerciseError(
-            "Se and +P are swapped (or y_true and y_pred were passed in the wrong order, "
-            "which swaps them too): Se = TP / (TP + FN), the share of the class's beats "
-            "found (recall); +P = TP / (TP + FP), the share of the beats predicted as the "
-            "class that are right (precision)."
-        )
-    for decimals in range(1, 5):
-        rounded = {c: np.round(want[c], decimals) for c in want}
-        _expect(
-            not all(_same_rates(got[c], rounded[c]).all() for c in want),
-            f"the values are rounded to {decimals} decimals: keep the full values and round "
-            "only when printing (table.round(3)).",
-        )
+    _aami_table_mistakes(got, want)
     for column in ("Se", "+P"):
-        g, w = got[column], want[column]
-        wrong = np.flatnonzero(~ok[column])
-        if not len(wrong):
-            continue
-        c = int(wrong[0])
-        head = f"{column} of class {names[c]} is {g[c]:.4f}, expected {w[c]:.4f}"
-        definition = (
-            "Se = TP / (TP + FN), one-vs-rest (y_true == c against y_pred == c)"
-            if column == "Se"
-            else "+P = TP / (TP + FP), one-vs-rest (y_true == c against y_pred == c)"
-        )
-        # the whole column is what a mistake gives: name it (swapped Se and +P: above)
-        _name_mistake(
-            lambda candidate, g=g: _same_rates(g, candidate).all(),
-            [
-                (rates[rate], f"{head}: {column} is {what}, in every row. {definition}.")
-                for rate, what in (
-                    ("accuracy", "the one-vs-rest accuracy (TP + TN) / n"),
-                    ("specificity", "the specificity TN / (TN + FP)"),
-                    ("npv", "the negative predictive value TN / (TN + FN)"),
-                )
-            ],
-        )
-        other = swapped[column]
-        _expect(
-            not _same_rates(g[c : c + 1], want[other][c : c + 1])[0],
-            f"{head}: that is its {other}, "
-            + ("TP / (TP + FN)" if other == "Se" else "TP / (TP + FP)")
-            + f". {definition}.",
-        )
-        row = np.array([got["Se"][c], got["+P"][c]])
-        others = [
-            names[k]
-            for k in range(len(names))
-            if k != c and _same_rates(row, np.array([want["Se"][k], want["+P"][k]])).all()
-        ]
-        _expect(
-            not others,
-            f"{head}: row {names[c]} holds the values of class {others[0] if others else ''}; "
-            f"it must hold class {c} (y_true == {c}).",
-        )
-        _expect(
-            not (len(g) > 1 and np.allclose(g, g[0], equal_nan=True)),
-            f"{column} is {g[0]:.4f} in every row: compute it for each class on its own, "
-            f"one-vs-rest, not one average for all. {definition}.",
-        )
-        raise ExerciseError(f"{head}: {definition}.")
+        _aami_column(column, got, want, rates, ok, names)
     raise ExerciseError("Se and +P differ from TP / (TP + FN) and TP / (TP + FP).")  # unreachable
