@@ -115,19 +115,21 @@ def test_check_test_metrics():
         checks.check_test_metrics(y, proba[::-1], accuracy, auc, model, X)
 
 
+def _whole_beats(m, X, y, fractions):
+    """An early-AUC answer that scores the whole beat at every fraction."""
+    auc = metrics.roc_auc(y, predict_proba(m, X, precision="fp32"))
+    samples = [max(1, round(f * X.shape[1])) for f in fractions]
+    return pd.DataFrame({"fraction": fractions, "samples": samples, "roc_auc": auc})
+
+
 def test_check_early_auc():
     torch.manual_seed(0)
     model = LSTMClassifier(hidden_size=4, num_classes=2)
     X = np.random.default_rng(0).normal(size=(40, 20)).astype(np.float32)
     y = np.arange(40) % 2
 
-    def whole_beats(m, X, y, fractions):
-        auc = metrics.roc_auc(y, predict_proba(m, X, precision="fp32"))
-        samples = [max(1, round(f * X.shape[1])) for f in fractions]
-        return pd.DataFrame({"fraction": fractions, "samples": samples, "roc_auc": auc})
-
     with pytest.raises(checks.ExerciseError, match="that of the whole beat"):
-        checks.check_early_auc(whole_beats, model, X, y)
+        checks.check_early_auc(_whole_beats, model, X, y)
 
     def full_beats_only(m, X, y, fractions):
         return pd.DataFrame(
@@ -242,13 +244,8 @@ def test_a_16_bit_format_the_device_cannot_run_is_left_out(monkeypatch):
     with pytest.raises(checks.ExerciseError, match="not the model's probabilities"):
         checks.check_test_metrics(y, proba[::-1], 0.5, 0.5, model, X)
 
-    def whole_beats(m, X, y, fractions):
-        auc = metrics.roc_auc(y, predict_proba(m, X, precision="fp32"))
-        samples = [max(1, round(f * X.shape[1])) for f in fractions]
-        return pd.DataFrame({"fraction": fractions, "samples": samples, "roc_auc": auc})
-
     with pytest.raises(checks.ExerciseError, match="that of the whole beat"):
-        checks.check_early_auc(whole_beats, model, X, y)
+        checks.check_early_auc(_whole_beats, model, X, y)
 
 
 def test_the_matching_rule_is_wfdbs_on_the_checkers_cases():
