@@ -11,7 +11,7 @@ from imblearn.under_sampling import RandomUnderSampler
 from sklearn.model_selection import train_test_split
 
 from ecg_course import checks, metrics, mitbih, precision
-from ecg_course.checks import _common, chapter3
+from ecg_course.checks import _common, beat_matching, chapter3
 from ecg_course.models import LSTMFCN, LSTMClassifier
 from ecg_course.training import predict_proba
 
@@ -190,21 +190,21 @@ def test_beat_matching_follows_wfdb_on_the_hand_made_cases():
     """wfdb matches closer than window_width (strict), a contested detection to the nearer
     beat: the hand-made cases and their messages rely on it."""
     expected = ([0, -1, -1, 3, -1], [0, -1, 1, 2, 3, -1], [2, 4, -1], [0, 1, 2], [0, 3])
-    tolerance = chapter3._MATCH_TOLERANCE
-    for (_, reference, detected), want in zip(chapter3._MATCH_CASES, expected, strict=True):
-        got = chapter3._wfdb_matches(np.array(reference), np.array(detected), tolerance)
+    tolerance = beat_matching._MATCH_TOLERANCE
+    for (_, reference, detected), want in zip(beat_matching._MATCH_CASES, expected, strict=True):
+        got = beat_matching._wfdb_matches(np.array(reference), np.array(detected), tolerance)
         assert got.tolist() == want
 
 
 def test_beat_matching_random_case_leaves_no_choice():
     """No detection is within the tolerance of two beats, so every valid matching finds the
     same number of true positives: comparing the counts cannot reject a correct answer."""
-    reference, detected = chapter3._random_beats()
-    tolerance = chapter3._MATCH_TOLERANCE
+    reference, detected = beat_matching._random_beats()
+    tolerance = beat_matching._MATCH_TOLERANCE
     assert len(reference) == 2000 and np.diff(reference).min() >= 2 * tolerance
     assert np.all(np.diff(detected) > 0)
     near = np.abs(detected[None, :] - reference[:, None]) < tolerance
-    matches = chapter3._wfdb_matches(reference, detected, tolerance)
+    matches = beat_matching._wfdb_matches(reference, detected, tolerance)
     assert (matches >= 0).sum() == near.any(axis=1).sum()
     assert (~near.any(axis=1)).any() and (~near.any(axis=0)).any()  # FN and FP
 
@@ -251,9 +251,9 @@ def test_a_16_bit_format_the_device_cannot_run_is_left_out(monkeypatch):
 def test_the_matching_rule_is_wfdbs_on_the_checkers_cases():
     """The rule the checker applies at another tolerance (to name a tolerance converted
     with fs) gives wfdb's matches at the checker's tolerance, on every case."""
-    tolerance = chapter3._MATCH_TOLERANCE
-    cases = [(np.array(r), np.array(d)) for _, r, d in chapter3._MATCH_CASES]
-    for reference, detected in [*cases, chapter3._random_beats()]:
-        rule = chapter3._nearest_rule(reference, detected, tolerance)
-        wfdb = chapter3._wfdb_matches(reference, detected, tolerance)
-        assert not len(chapter3._differs(rule, wfdb, reference, detected))
+    tolerance = beat_matching._MATCH_TOLERANCE
+    cases = [(np.array(r), np.array(d)) for _, r, d in beat_matching._MATCH_CASES]
+    for reference, detected in [*cases, beat_matching._random_beats()]:
+        rule = beat_matching._nearest_rule(reference, detected, tolerance)
+        wfdb = beat_matching._wfdb_matches(reference, detected, tolerance)
+        assert not len(beat_matching._differs(rule, wfdb, reference, detected))

@@ -14,11 +14,11 @@ without guessing a cause, and a wrong answer never crashes a checker.
 """
 
 from ecg_course.checks._common import ExerciseError
+from ecg_course.checks.beat_matching import check_beat_matching
 from ecg_course.checks.chapter1 import (
     check_early_auc,
     check_loss_plot,
     check_run_epoch,
-    check_split,
     check_test_metrics,
 )
 from ecg_course.checks.chapter2 import (
@@ -28,7 +28,8 @@ from ecg_course.checks.chapter2 import (
     check_per_class_table,
     check_undersampling,
 )
-from ecg_course.checks.chapter3 import check_aami_table, check_beat_matching, check_rr_features
+from ecg_course.checks.chapter3 import check_aami_table, check_rr_features
+from ecg_course.checks.split import check_split
 
 __all__ = [
     "ExerciseError",
