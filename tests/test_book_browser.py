@@ -191,6 +191,10 @@ def test_every_page_loads_cleanly(driver, base_url: str, html_dir: Path) -> None
     n_images = 0
     for page in pages:
         for entry in _open(driver, base_url + page):
+            if page == "index.html" and "/favicon.ico " in entry["message"]:
+                # Jupyter Book's root index.html is a bare redirect with no icon link, so
+                # Chromium asks for /favicon.ico itself, when the redirect is slow enough
+                continue
             problems.append(f"{page}: console {entry['level']}: {entry['message']}")
         broken = _broken_images(driver)
         problems += [f"{page}: image not loaded: {src}" for src in broken]
