@@ -37,6 +37,18 @@ def _name_mistake(same: Callable[[object], bool], mistakes) -> None:
             raise ExerciseError(message)
 
 
+def _returned(result, name: str, expected: str):
+    """The student's return value, a tensor made NumPy; ``None`` is an ExerciseError
+    saying to return ``expected``."""
+    _expect(
+        result is not None,
+        f"{name} returned None: end the function with `return` and {expected}.",
+    )
+    if isinstance(result, torch.Tensor):
+        return result.detach().cpu().numpy()
+    return result
+
+
 def _call_answer(function: Callable, call: str, where: str, *args, hint: str = ""):
     """``function(*args)``; a student's crash becomes an ExerciseError saying where it came
     from (``call``: how it was called, ``where``: on what), and ``hint``, what to change."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from ecg_course import detection, mitbih
 from ecg_course.checks._common import (
@@ -19,6 +18,7 @@ from ecg_course.checks._common import (
     _name_mistake,
     _numpy_answer,
     _passed,
+    _returned,
 )
 
 # --- matching detections to annotated beats --------------------------------------------------
@@ -83,12 +83,7 @@ def _random_beats(seed: int = 3, n: int = 2000, fs: int = 360) -> tuple[np.ndarr
 def _as_matches(result, reference: np.ndarray, detected: np.ndarray, where: str) -> np.ndarray:
     """The student's answer as an int64 array, or a message naming what it is instead."""
     n_ref, n_det = len(reference), len(detected)
-    _expect(
-        result is not None,
-        "match_beats returned None: end the function with `return` and the array of matches.",
-    )
-    if isinstance(result, torch.Tensor):
-        result = result.detach().cpu().numpy()
+    result = _returned(result, "match_beats", "the array of matches")
     try:
         values = list(np.asarray(result, dtype=object).ravel())
     except ValueError:  # ragged: the message below says what it is

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ecg_course import aami, mitbih
 from ecg_course.checks._common import (
@@ -16,6 +15,7 @@ from ecg_course.checks._common import (
     _expect,
     _name_mistake,
     _passed,
+    _returned,
     _same_rates,
 )
 
@@ -329,12 +329,7 @@ def check_rr_features(rr_features_by_hand: Callable) -> None:
             peaks.copy(),
             fs,
         )
-        _expect(
-            result is not None,
-            "rr_by_hand returned None: end the function with `return` and the (n, 8) array.",
-        )
-        if isinstance(result, torch.Tensor):
-            result = result.detach().cpu().numpy()
+        result = _returned(result, "rr_by_hand", "the (n, 8) array")
         try:
             got = np.asarray(result, dtype=np.float64)
         except (TypeError, ValueError) as error:
