@@ -306,7 +306,9 @@ def _epoch_returns_tensor(model, loader, criterion, optimizer=None, device="cpu"
     return total / n
 
 
-def _epoch_mean_of_batches(model, loader, criterion, optimizer=None, device="cpu"):
+def _epoch_mean_of_batches(model, loader, criterion, optimizer=None, device="cpu",
+                           reduce=np.mean):  # fmt: skip
+    """Averages the batch losses (``reduce``) instead of weighting them by batch size."""
     model.train(optimizer is not None)
     losses = []
     with torch.set_grad_enabled(optimizer is not None):
@@ -317,7 +319,7 @@ def _epoch_mean_of_batches(model, loader, criterion, optimizer=None, device="cpu
                 loss.backward()
                 optimizer.step()
             losses.append(loss.item())
-    return float(np.mean(losses))
+    return float(reduce(losses))
 
 
 def _epoch_no_no_grad(model, loader, criterion, optimizer=None, device="cpu"):
@@ -431,18 +433,8 @@ def _epoch_own_criterion(model, loader, criterion, optimizer=None, device="cpu")
     return total / n
 
 
-def _epoch_median(model, loader, criterion, optimizer=None, device="cpu"):
-    model.train(optimizer is not None)
-    losses = []
-    with torch.set_grad_enabled(optimizer is not None):
-        for x, y in loader:
-            loss = criterion(model(x), y)
-            if optimizer is not None:
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            losses.append(loss.item())
-    return float(np.median(losses))  # no listed mistake: the message says what differs
+# the median of the batch losses: no listed mistake, the message says what differs
+_epoch_median = functools.partial(_epoch_mean_of_batches, reduce=np.median)
 
 
 WRONG_RUN_EPOCH = {
