@@ -6,10 +6,10 @@ what the other presets give. ``"auto"`` picks from what the hardware computes in
 natively (see :mod:`ecg_course.precision`):
 
 * ``"cpu-fp32"``: a CPU without native bfloat16 (an older laptop, likely Colab's
-  CPU runtime): the smaller budget, so the chapter still ends in about ten minutes;
+  CPU runtime): the smaller budget, so chapters 2 and 3 end in about 12 and 17 minutes;
 * ``"cpu-bf16"``: a CPU with AMX or AVX512-BF16, where mixed precision trains the
-  LSTM-FCN about three times faster: the full CPU budget (what CI runs and what the
-  committed outputs show);
+  LSTM-FCN about three times faster: the full CPU budget (what the committed outputs
+  show);
 * ``"gpu"``: a CUDA GPU (Colab's GPU runtime): the long budget.
 
 ``"smoke"`` is for tests only: a few batches per run, so that a notebook can be
@@ -34,7 +34,7 @@ __all__ = [
     "chapter1",
     "chapter2",
     "chapter3",
-    "pick_chapter2",
+    "pick_preset",
 ]
 
 
@@ -60,12 +60,8 @@ class Chapter2Budget:
 
     The three ``min_*`` numbers are the claims the notebook asserts every time it runs
     with this preset (on the Kachuee test split), set at or below what the preset was
-    measured to give (``python -m benchmarks.bench_ch2``). ``cpu-fp32``: 20 + 16 x 5,120
-    beats gave 0.858 / 0.964 / 0.837 in float32 (2026-11-22); ``cpu-bf16``: 50 + 24 x
-    25,600 gave 0.942 / 0.978 / 0.900 (2026-11-30, notebook 652 s on 2 cores); ``gpu``,
-    100 + 40 x 51,200, gave 0.954 / 0.9836 / 0.9176 on the 2-core CPU in bf16
-    (``bench_ch2 --long``, notebook 1,572 s) and 0.956 / 0.9837 / 0.9174 on an NVIDIA
-    H200 (2026-11-30, whole notebook 267 s): it asserts ``cpu-bf16``'s claims.
+    measured to give (``python -m benchmarks.bench_ch2``; the measurements, dated, are in
+    ``benchmarks/MEASURED.md``).
     """
 
     name: str
@@ -93,13 +89,9 @@ class Chapter3Budget:
 
     The ``min_*`` numbers are the claims the notebook asserts every time it runs with
     this preset, on the DS2 patients: set at or below the lowest of three seeds measured
-    by ``python -m benchmarks.bench_ch3 --seeds 1 2 3`` and by the notebook's own seed 42.
-    ``cpu-bf16`` (2026-11-30, 2 cores; 10 networks and the timing model), seeds 1-3:
-    Se S 0.827 [0.786, 0.875], Se V 0.870 [0.863, 0.881], +P S 0.485 [0.466, 0.496],
-    +P V 0.893 [0.888, 0.896], balanced accuracy 0.788 [0.782, 0.796], notebook 295-305 s;
-    seed 42: Se S 0.827, Se V 0.854, +P S 0.465, +P V 0.917, balanced accuracy 0.778.
-    The three presets run the same recipe (only the number format differs), so
-    ``cpu-fp32`` and ``gpu`` assert the same claims, not measured separately.
+    by ``python -m benchmarks.bench_ch3 --seeds 1 2 3`` and by the notebook's own seed 42
+    (the measurements, dated, are in ``benchmarks/MEASURED.md``). The three real presets
+    run the same recipe (only the number format differs), so they assert the same claims.
     """
 
     name: str
@@ -124,52 +116,129 @@ class Chapter3Budget:
     """Mean Se over N, S, V and F."""
 
 
+_SMOKE_ABOUT = "tests only: seconds, numbers meaningless"
+"""What the ``"smoke"`` presets are for (never offered to readers)."""
+
 CHAPTER1: dict[str, Chapter1Budget] = {
     budget.name: budget
     for budget in (
-        Chapter1Budget("cpu", 20, 12, 80, "any CPU: about 3 minutes on 2 cores"),
-        Chapter1Budget("smoke", 2, 1, 1, "tests only: seconds, numbers meaningless"),
+        Chapter1Budget(
+            name="cpu",
+            epochs=20,
+            epochs_chunked=12,
+            epochs_five_class=80,
+            about="any CPU: about 3 minutes on 2 cores",
+        ),
+        Chapter1Budget(
+            name="smoke", epochs=2, epochs_chunked=1, epochs_five_class=1, about=_SMOKE_ABOUT
+        ),
     )
+}
+
+_CHAPTER2_CLAIMS = {  # cpu-bf16's measured claims; the gpu preset asserts the same
+    "min_seed_one_vs_rest": 0.90,
+    "min_better_accuracy": 0.975,
+    "min_better_macro_f1": 0.87,
 }
 
 CHAPTER2: dict[str, Chapter2Budget] = {
     budget.name: budget
     for budget in (
-        Chapter2Budget("cpu-fp32", 20, 20, 16, 5_120,
-                       "a CPU without native bf16: about 11 minutes on 2 cores (estimated)",
-                       0.6, 0.95, 0.80),
-        Chapter2Budget("cpu-bf16", 50, 20, 24, 25_600,
-                       "a CPU with AMX or AVX512-BF16: about 11 minutes on 2 cores",
-                       0.90, 0.975, 0.87),
-        Chapter2Budget("gpu", 100, 50, 40, 51_200,
-                       "a CUDA GPU: the seed's 100 epochs and 2 million beats for the better "
-                       "recipe", 0.90, 0.975, 0.87),
-        Chapter2Budget("smoke", 1, 1, 1, 256, "tests only: seconds, numbers meaningless", 0, 0, 0),
+        Chapter2Budget(
+            name="cpu-fp32",
+            epochs_seed=20,
+            epochs_inter=20,
+            epochs_better=16,
+            beats_per_epoch=5_120,
+            about="a CPU without native bf16: about 12 minutes on 2 cores",
+            min_seed_one_vs_rest=0.6,
+            min_better_accuracy=0.95,
+            min_better_macro_f1=0.80,
+        ),
+        Chapter2Budget(
+            name="cpu-bf16",
+            epochs_seed=50,
+            epochs_inter=20,
+            epochs_better=24,
+            beats_per_epoch=25_600,
+            about="a CPU with AMX or AVX512-BF16: about 11 minutes on 2 cores",
+            **_CHAPTER2_CLAIMS,
+        ),
+        Chapter2Budget(
+            name="gpu",
+            epochs_seed=100,
+            epochs_inter=50,
+            epochs_better=40,
+            beats_per_epoch=51_200,
+            about="a CUDA GPU: the seed's 100 epochs and 2 million beats for the better recipe",
+            **_CHAPTER2_CLAIMS,
+        ),
+        Chapter2Budget(
+            name="smoke",
+            epochs_seed=1,
+            epochs_inter=1,
+            epochs_better=1,
+            beats_per_epoch=256,
+            about=_SMOKE_ABOUT,
+            min_seed_one_vs_rest=0,
+            min_better_accuracy=0,
+            min_better_macro_f1=0,
+        ),
     )
-}  # fmt: skip
+}
 
+_CHAPTER3_RECIPE = {"epochs": 20, "beats_per_epoch": 5_120, "alpha": 0.1, "lr": 3e-3, "members": 5}
+_CHAPTER3_CLAIMS = {  # cpu-bf16's measured claims; the same recipe in another format
+    "min_se_s": 0.76,
+    "min_se_v": 0.84,
+    "min_ppv_s": 0.44,
+    "min_ppv_v": 0.86,
+    "min_balanced_accuracy": 0.77,
+}
 
 CHAPTER3: dict[str, Chapter3Budget] = {
     budget.name: budget
     for budget in (
-        Chapter3Budget("cpu-fp32", 20, 5_120, 0.1, 3e-3, 5,
-                       "a CPU without native bf16: about 14 minutes on 2 cores (estimated: "
-                       "training is about three times slower than in bf16)",
-                       0.76, 0.84, 0.44, 0.86, 0.77),
-        Chapter3Budget("cpu-bf16", 20, 5_120, 0.1, 3e-3, 5,
-                       "a CPU with AMX or AVX512-BF16: about 6 minutes on 2 cores",
-                       0.76, 0.84, 0.44, 0.86, 0.77),
-        Chapter3Budget("gpu", 20, 5_120, 0.1, 3e-3, 5,
-                       "a CUDA GPU: the CPU recipe, in about a minute",
-                       0.76, 0.84, 0.44, 0.86, 0.77),
-        Chapter3Budget("smoke", 1, 256, 0.1, 3e-3, 1, "tests only: seconds, numbers meaningless",
-                       0, 0, 0, 0, 0),
+        Chapter3Budget(
+            name="cpu-fp32",
+            about="a CPU without native bf16: about 17 minutes on 2 cores (training is about "
+            "three times slower than in bf16)",
+            **_CHAPTER3_RECIPE,
+            **_CHAPTER3_CLAIMS,
+        ),
+        Chapter3Budget(
+            name="cpu-bf16",
+            about="a CPU with AMX or AVX512-BF16: about 6 minutes on 2 cores",
+            **_CHAPTER3_RECIPE,
+            **_CHAPTER3_CLAIMS,
+        ),
+        Chapter3Budget(
+            name="gpu",
+            about="a CUDA GPU: the CPU recipe, in about a minute",
+            **_CHAPTER3_RECIPE,
+            **_CHAPTER3_CLAIMS,
+        ),
+        Chapter3Budget(
+            name="smoke",
+            epochs=1,
+            beats_per_epoch=256,
+            alpha=0.1,
+            lr=3e-3,
+            members=1,
+            about=_SMOKE_ABOUT,
+            min_se_s=0,
+            min_se_v=0,
+            min_ppv_s=0,
+            min_ppv_v=0,
+            min_balanced_accuracy=0,
+        ),
     )
-}  # fmt: skip
+}
 
 
-def pick_chapter2(device: torch.device | str) -> tuple[str, str]:
-    """The chapter 2 preset ``"auto"`` picks on ``device``, and why."""
+def pick_preset(device: torch.device | str) -> tuple[str, str]:
+    """The preset ``"auto"`` picks on ``device`` for chapters 2 and 3 (``"gpu"``,
+    ``"cpu-bf16"`` or ``"cpu-fp32"``), and why."""
     if torch.device(device).type == "cuda":
         return "gpu", "CUDA GPU"
     chosen = resolve_precision("auto", "cpu")
@@ -199,14 +268,13 @@ def _choose(presets: dict, preset: str, auto: tuple[str, str]) -> str:
 
 def chapter2(preset: str = "auto", device: torch.device | str = "cpu") -> Chapter2Budget:
     """The budget of chapter 2 for ``preset`` (``"auto"``: picked from ``device``)."""
-    auto = pick_chapter2(device) if preset == "auto" else ("", "")
+    auto = pick_preset(device) if preset == "auto" else ("", "")
     return CHAPTER2[_choose(CHAPTER2, preset, auto)]
 
 
 def chapter3(preset: str = "auto", device: torch.device | str = "cpu") -> Chapter3Budget:
-    """The budget of chapter 3 for ``preset`` (``"auto"``: picked from ``device`` as in
-    chapter 2)."""
-    auto = pick_chapter2(device) if preset == "auto" else ("", "")
+    """The budget of chapter 3 for ``preset`` (``"auto"``: picked from ``device``)."""
+    auto = pick_preset(device) if preset == "auto" else ("", "")
     return CHAPTER3[_choose(CHAPTER3, preset, auto)]
 
 
