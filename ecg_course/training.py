@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 
-
 def require_known_labels(y: torch.Tensor, logits: torch.Tensor) -> None:
     """Refuse class labels ``y`` (B,) that the model has no output for in ``logits`` (B, C).
 
@@ -66,6 +65,7 @@ def _precision_for(
     if any(isinstance(module, nn.LSTM) for module in model.modules()):
         require_lstm_support(chosen)
     return chosen
+
 
 def seed_everything(seed: int = 42) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) so that runs repeat."""
@@ -249,17 +249,17 @@ def fit(
                 model,
                 train_loader,
                 criterion,
-                optimizer,
-                device,
-                batch_scheduler,
-                precision,
-                scaler,
+                optimizer=optimizer,
+                device=device,
+                scheduler=batch_scheduler,
+                precision=precision,
+                scaler=scaler,
             )
         )
         if scheduler is not None and step_scheduler == "epoch":
             scheduler.step()
         if val_loader is not None:
-            result = evaluate(model, val_loader, criterion, device, precision)
+            result = evaluate(model, val_loader, criterion, device=device, precision=precision)
             history.val_loss.append(result.loss)
             if score is not None:
                 history.val_score.append(float(score(result.labels, result.proba)))
@@ -283,7 +283,7 @@ def predict_proba(
     X: np.ndarray | torch.Tensor,
     batch_size: int = 256,
     device: torch.device | str | None = None,
-    precision: PrecisionName | Precision = "fp32",
+    precision: PrecisionName | Precision = "auto",
     side: np.ndarray | torch.Tensor | None = None,
 ) -> np.ndarray:
     """Class probabilities (n, C), float32, of beats X (n, T) or (n, T, 1), in batches.
@@ -293,10 +293,10 @@ def predict_proba(
 
     The model is put in eval mode (dropout off, batch norm frozen); nothing is
     kept for gradients, so memory stays flat however many beats there are.
-    ``precision`` sets the format of the forward pass (the softmax is float32).
-    Float32 by default, so predictions are the same on every machine; pass
-    ``"auto"`` where speed matters: bf16 scores the LSTM-FCN 2-4 times faster on
-    a CPU with AMX, but chapter 1's small LSTM about 1.5 times slower.
+    ``precision`` sets the format of the forward pass (the softmax is float32):
+    ``"auto"`` by default, as in :func:`fit` and :func:`evaluate` (on a CPU with AMX,
+    bf16 scores the LSTM-FCN 2-4 times faster; ``benchmarks/MEASURED.md``). Pass
+    ``"fp32"`` for predictions that are the same on every machine.
 
     Raises:
         ValueError: X holds NaN or inf (the message names the first such row),

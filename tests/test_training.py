@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -268,3 +270,13 @@ def test_a_label_the_model_has_no_output_for_is_refused_by_name(bad):
         run_epoch(model, loader, nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters()))
     with pytest.raises(ValueError, match=message):
         evaluate(model, loader)
+
+
+def test_training_evaluation_and_prediction_share_one_precision_default():
+    """One default format for every forward pass of the package: a notebook that trains,
+    validates and predicts writes no ``precision=`` to get the same format in all three."""
+    defaults = {
+        function.__name__: inspect.signature(function).parameters["precision"].default
+        for function in (run_epoch, evaluate, fit, predict_proba)
+    }
+    assert set(defaults.values()) == {"auto"}, defaults
