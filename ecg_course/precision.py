@@ -87,13 +87,18 @@ def cpu_bf16_support() -> str | None:
 
 @functools.cache
 def _lstm_probe(name: str, device_type: str) -> str | None:
-    """Run a tiny LSTM forward and backward under autocast; the error, or None if it ran."""
+    """Run a tiny LSTM forward and backward under autocast; the error, or None if it ran.
+
+    Gradients are switched on for the probe: it is often first asked for inside
+    ``torch.no_grad()`` (``predict_proba``, the endpoint's start-up run), where the
+    backward pass would fail for that reason alone."""
     lstm = torch.nn.LSTM(1, 4, batch_first=True).to(device_type)
     x = torch.rand(2, 3, 1, device=device_type)
     try:
-        with Precision(name, device_type, "probe").autocast():  # type: ignore[arg-type]
-            output, _ = lstm(x)
-        output.float().sum().backward()
+        with torch.enable_grad():
+            with Precision(name, device_type, "probe").autocast():  # type: ignore[arg-type]
+                output, _ = lstm(x)
+            output.float().sum().backward()
     except RuntimeError as error:
         return str(error).split(". ")[0]  # oneDNN appends advice on its verbose mode
     return None
@@ -120,7 +125,7 @@ def require_lstm_support(precision: Precision) -> None:
         cause = _lstm_probe(precision.name, precision.device_type)
         raise ValueError(
             f"precision={precision.name!r} cannot run an LSTM on this {precision.device_type}"
-            f" (PyTorch says: {cause}). Use precision=\"auto\" (it picks a format this"
+            f' (PyTorch says: {cause}). Use precision="auto" (it picks a format this'
             ' hardware runs) or "fp32".'
         )
 

@@ -182,3 +182,17 @@ def test_predict_proba_names_the_first_bad_row_of_several():
     X[1, 5], X[3, :] = np.nan, np.inf
     with pytest.raises(ValueError, match=r"X\[1\] contains NaN \(and 2 row"):
         predict_proba(LSTMFCN().eval(), X)
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_the_lstm_probe_gives_the_same_verdict_inside_no_grad(name):
+    """The probe is often first asked for inside ``torch.no_grad()`` (predict_proba, the
+    endpoint's start-up run): its backward pass must not fail there for that reason alone,
+    or a format that runs is refused (it refused bf16 on an AVX512-BF16 CPU)."""
+    precision_module._lstm_probe.cache_clear()
+    with torch.no_grad():
+        inside = precision_module._lstm_probe(name, "cpu")
+    precision_module._lstm_probe.cache_clear()
+    outside = precision_module._lstm_probe(name, "cpu")
+    assert inside == outside
+    assert inside is None or "grad" not in inside, inside
