@@ -51,6 +51,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -147,11 +148,83 @@ LOCAL_RR_BEATS = 10
 """The local average RR is the mean pre-RR of a beat and the beats before it, this many."""
 
 SPLITS: tuple[str, ...] = ("kachuee", "inter-patient")
-"""Valid values of ``load_mitbih(split=...)``."""
+"""Valid values of ``split`` in :func:`load_beat_sets` and :func:`load_mitbih`."""
 KACHUEE_TEST_FRACTION = 0.2
 """Share of the beats held out by the ``"kachuee"`` (intra-patient) split."""
 
 _CACHE_ARRAYS = ("X", "y", "record_ids", "rr")
+
+
+@dataclass(frozen=True)
+class BeatSet:
+    """The beats of one side of a split, with everything known about each beat.
+
+    Row ``i`` of every array describes the same beat. :func:`load_beat_sets` returns
+    one for training and one for testing.
+
+    Attributes:
+        beats: the beats, float32 ``(n, BEAT_LENGTH)`` in [0, 1], zero-padded.
+        labels: AAMI labels, int64 ``(n,)``: 0..4 = N, S, V, F, Q (:data:`CLASSES`).
+        records: the record (patient) of each beat, int64 ``(n,)``, e.g. ``201``.
+        rr: the rhythm of each beat, float32 ``(n, 8)``, columns :data:`RR_FEATURES`
+            (:func:`rr_features`, computed within each whole record).
+    """
+
+    beats: np.ndarray
+    labels: np.ndarray
+    records: np.ndarray
+    rr: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        if self.labels.shape != (n,) or self.records.shape != (n,):
+            raise ValueError(
+                f"labels and records must be 1-D of one length; "
+                f"got {self.labels.shape} and {self.records.shape}."
+            )
+        if self.beats.ndim != 2 or len(self.beats) != n or self.rr.ndim != 2 or len(self.rr) != n:
+            raise ValueError(
+                f"beats and rr must be 2-D with one row per label ({n}); "
+                f"got {self.beats.shape} and {self.rr.shape}."
+            )
+
+    def __len__(self) -> int:
+        """The number of beats ``n``."""
+        return len(self.labels)
+
+    def where(self, rows: np.ndarray | Sequence[int] | Sequence[bool]) -> BeatSet:
+        """The beats picked by ``rows``, every array filtered the same way.
+
+        Args:
+            rows: a boolean mask ``(n,)`` (True: keep the beat), e.g.
+                ``beat_set.labels < 4``, or integer row indices ``(k,)``.
+
+        Returns:
+            A new :class:`BeatSet` of the picked beats, in the order of ``rows``.
+
+        Raises:
+            ValueError: a mask whose length is not ``n``, an index outside
+                ``-n..n-1``, or ``rows`` neither booleans nor integers, or not 1-D.
+        """
+        rows = np.asarray(rows)
+        n = len(self)
+        if rows.ndim != 1:
+            raise ValueError(f"rows must be 1-D (a mask or row indices); got shape {rows.shape}.")
+        if rows.dtype == bool:
+            if len(rows) != n:
+                raise ValueError(f"the mask has {len(rows)} values for {n} beats.")
+        elif np.issubdtype(rows.dtype, np.integer) or len(rows) == 0:
+            rows = rows.astype(np.int64)
+            if len(rows) and (rows.min() < -n or rows.max() >= n):
+                raise ValueError(
+                    f"row indices must lie in {-n}..{n - 1}; "
+                    f"got values from {rows.min()} to {rows.max()}."
+                )
+        else:
+            raise ValueError(
+                f"rows must be a boolean mask or integer row indices; got dtype {rows.dtype}."
+            )
+        return BeatSet(self.beats[rows], self.labels[rows], self.records[rows], self.rr[rows])
 
 
 class RecordBeats(NamedTuple):
@@ -312,7 +385,7 @@ def relative_to_record(beats: np.ndarray, record_ids: np.ndarray) -> np.ndarray:
     would use the beats seen so far.
 
     Args:
-        beats: ``(n, T)`` beats, e.g. from :func:`load_mitbih`.
+        beats: ``(n, T)`` beats, e.g. :attr:`BeatSet.beats`.
         record_ids: ``(n,)`` the record of each beat.
 
     Returns:
@@ -528,7 +601,7 @@ def build_beats(
         int64 ``(n,)`` (0..4 = N, S, V, F, Q) and the record of each beat, int64
         ``(n,)`` (e.g. ``100``); with ``return_rr``, then ``rr``: float32 ``(n, 8)``.
         Beats are in record order, then time order; the last beat of each record is
-        included (see :func:`load_mitbih`).
+        included (see :func:`load_beat_sets`).
     """
     X, y, ids, rr = _build_cached(records, progress)
     return (X, y, ids, rr) if return_rr else (X, y, ids)
@@ -541,14 +614,32 @@ def _last_beat_mask(record_ids: np.ndarray) -> np.ndarray:
     return last
 
 
-def load_mitbih(
-    split: str = "kachuee",
-    random_state: int = 42,
-    progress: bool = True,
-    return_records: bool = False,
-    return_rr: bool = False,
-) -> tuple[np.ndarray, ...]:
-    """MIT-BIH heartbeats split for training and testing.
+def _kachuee_rows(every: BeatSet, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, test)`` of the ``"kachuee"`` split of all 48 records' beats.
+
+    Each record's last beat is left out (as in the Kaggle files); the others are split
+    80/20 at random, stratified by class.
+    """
+    from sklearn.model_selection import train_test_split
+
+    kept = np.flatnonzero(~_last_beat_mask(every.records))
+    train, test = train_test_split(
+        kept,
+        test_size=KACHUEE_TEST_FRACTION,
+        stratify=every.labels[kept],
+        random_state=random_state,
+    )
+    return train, test
+
+
+def load_beat_sets(
+    split: str = "kachuee", random_state: int = 42, progress: bool = True
+) -> tuple[BeatSet, BeatSet]:
+    """MIT-BIH heartbeats split for training and testing, as two :class:`BeatSet`.
+
+    ``train, test = load_beat_sets("inter-patient")``; then e.g. ``train.beats``,
+    ``train.labels``, ``train.records``, ``train.rr``, and ``train.where(mask)`` to keep
+    some of the beats (every array alike).
 
     Args:
         split: ``"kachuee"``: intra-patient, as the Kaggle files: every beat of
@@ -559,6 +650,39 @@ def load_mitbih(
             neither), in record and time order.
         random_state: seed of the ``"kachuee"`` split (unused by ``"inter-patient"``).
         progress: show a progress bar while the beats are built the first time.
+
+    Returns:
+        ``(train, test)``: a :class:`BeatSet` each (beats float32 ``(n, 187)``,
+        labels int64 ``(n,)``, records int64 ``(n,)``, rr float32 ``(n, 8)``).
+
+    Raises:
+        ValueError: unknown ``split``.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; valid splits: {', '.join(map(repr, SPLITS))}.")
+    every = BeatSet(*_build_cached(RECORDS, progress=progress))
+    if split == "kachuee":
+        train, test = _kachuee_rows(every, random_state)
+    else:
+        train = np.isin(every.records, [int(r) for r in DS1])
+        test = np.isin(every.records, [int(r) for r in DS2])
+    return every.where(train), every.where(test)
+
+
+def load_mitbih(
+    split: str = "kachuee",
+    random_state: int = 42,
+    progress: bool = True,
+    return_records: bool = False,
+    return_rr: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """MIT-BIH heartbeats split for training and testing, as a tuple of arrays.
+
+    The same split as :func:`load_beat_sets` (see it for ``split``, ``random_state``
+    and ``progress``), whose :class:`BeatSet` results are easier to filter and need no
+    flags: ``X_train, y_train, X_test, y_test = load_mitbih(split="kachuee")``.
+
+    Args:
         return_records: also return the record of every beat, to split by patient
             (e.g. validation records held out of the training ones).
         return_rr: also return the RR features of every beat (:data:`RR_FEATURES`;
@@ -574,32 +698,12 @@ def load_mitbih(
     Raises:
         ValueError: unknown ``split``.
     """
-    if split not in SPLITS:
-        raise ValueError(f"Unknown split {split!r}; valid splits: {', '.join(map(repr, SPLITS))}.")
-    X, y, ids, rr = _build_cached(RECORDS, progress=progress)
-    if split == "kachuee":
-        from sklearn.model_selection import train_test_split
-
-        keep = ~_last_beat_mask(ids)
-        X_train, X_test, y_train, y_test, ids_train, ids_test, rr_train, rr_test = train_test_split(
-            X[keep],
-            y[keep],
-            ids[keep],
-            rr[keep],
-            test_size=KACHUEE_TEST_FRACTION,
-            stratify=y[keep],
-            random_state=random_state,
-        )
-    else:
-        train = np.isin(ids, [int(r) for r in DS1])
-        test = np.isin(ids, [int(r) for r in DS2])
-        X_train, y_train, ids_train, rr_train = X[train], y[train], ids[train], rr[train]
-        X_test, y_test, ids_test, rr_test = X[test], y[test], ids[test], rr[test]
-    arrays = [X_train, y_train, X_test, y_test]
+    train, test = load_beat_sets(split, random_state, progress)
+    arrays = [train.beats, train.labels, test.beats, test.labels]
     if return_records:
-        arrays += [ids_train, ids_test]
+        arrays += [train.records, test.records]
     if return_rr:
-        arrays += [rr_train, rr_test]
+        arrays += [train.rr, test.rr]
     return tuple(arrays)
 
 

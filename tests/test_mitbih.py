@@ -152,6 +152,92 @@ def test_records_align_with_the_beats(built, split):
 def test_unknown_split_lists_valid_ones():
     with pytest.raises(ValueError, match=r"kachuee.*inter-patient"):
         mitbih.load_mitbih("random")
+    with pytest.raises(ValueError, match=r"kachuee.*inter-patient"):
+        mitbih.load_beat_sets("random")
+
+
+@pytest.mark.parametrize("split", mitbih.SPLITS)
+def test_beat_sets_hold_the_arrays_of_the_tuple_form(built, split):
+    """load_beat_sets gives, field by field, what load_mitbih gives with both flags."""
+    train, test = mitbih.load_beat_sets(split, progress=False)
+    X_train, y_train, X_test, y_test, rec_train, rec_test, rr_train, rr_test = mitbih.load_mitbih(
+        split, progress=False, return_records=True, return_rr=True
+    )
+    sides = (
+        (train, X_train, y_train, rec_train, rr_train),
+        (test, X_test, y_test, rec_test, rr_test),
+    )
+    for beat_set, X, y, records, rr in sides:
+        assert len(beat_set) == len(y)
+        for got, want in zip(
+            (beat_set.beats, beat_set.labels, beat_set.records, beat_set.rr),
+            (X, y, records, rr),
+            strict=True,
+        ):
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+    assert train.beats.dtype == train.rr.dtype == np.float32
+    assert train.labels.dtype == train.records.dtype == np.int64
+    assert train.rr.shape == (len(train), len(mitbih.RR_FEATURES))
+
+
+def _small_beat_set(n: int = 5) -> mitbih.BeatSet:
+    """n beats whose every field holds the beat's row number, to see which rows survive."""
+    rows = np.arange(n)
+    return mitbih.BeatSet(
+        beats=np.repeat(rows[:, None], mitbih.BEAT_LENGTH, axis=1).astype(np.float32),
+        labels=rows % len(mitbih.CLASSES),
+        records=100 + rows,
+        rr=np.repeat(rows[:, None], len(mitbih.RR_FEATURES), axis=1).astype(np.float32),
+    )
+
+
+def _rows_of(beat_set: mitbih.BeatSet) -> list[int]:
+    """The original rows of a filtered _small_beat_set, checked alike in every field."""
+    rows = beat_set.records - 100
+    np.testing.assert_array_equal(beat_set.beats[:, 0], rows)
+    np.testing.assert_array_equal(beat_set.rr[:, -1], rows)
+    np.testing.assert_array_equal(beat_set.labels, rows % len(mitbih.CLASSES))
+    return rows.tolist()
+
+
+def test_beat_set_where_filters_every_field_alike():
+    beat_set = _small_beat_set()
+    assert len(beat_set) == 5
+    assert _rows_of(beat_set.where(beat_set.labels != 2)) == [0, 1, 3, 4]
+    assert _rows_of(beat_set.where([True, False, False, False, True])) == [0, 4]
+    assert _rows_of(beat_set.where(np.array([3, 0, -1]))) == [3, 0, 4]  # in the order given
+    assert _rows_of(beat_set.where(np.zeros(5, dtype=bool))) == []
+    assert _rows_of(beat_set.where([])) == []
+    picked = beat_set.where([1])
+    assert picked.beats.shape == (1, mitbih.BEAT_LENGTH) and picked.rr.shape == (1, 8)
+    assert _rows_of(beat_set) == [0, 1, 2, 3, 4]  # the original is left as it was
+
+
+@pytest.mark.parametrize(
+    "rows, match",
+    [
+        (np.ones(4, dtype=bool), "the mask has 4 values for 5 beats"),
+        (np.ones(6, dtype=bool), "the mask has 6 values for 5 beats"),
+        (np.ones((5, 1), dtype=bool), r"rows must be 1-D.*\(5, 1\)"),
+        (np.array([0, 5]), r"row indices must lie in -5\.\.4"),
+        (np.array([-6]), r"row indices must lie in -5\.\.4"),
+        (np.array([0.0, 1.0]), "boolean mask or integer row indices; got dtype float64"),
+    ],
+)
+def test_beat_set_where_refuses_a_bad_mask(rows, match):
+    with pytest.raises(ValueError, match=match):
+        _small_beat_set().where(rows)
+
+
+def test_beat_set_fields_must_align():
+    good = _small_beat_set()
+    with pytest.raises(ValueError, match=r"labels and records must be 1-D of one length"):
+        mitbih.BeatSet(good.beats, good.labels, good.records[:4], good.rr)
+    with pytest.raises(ValueError, match=r"beats and rr must be 2-D with one row per label \(5\)"):
+        mitbih.BeatSet(good.beats, good.labels, good.records, good.rr[:4])
+    with pytest.raises(ValueError, match=r"beats and rr must be 2-D"):
+        mitbih.BeatSet(good.beats[:, 0], good.labels, good.records, good.rr)
 
 
 def test_unknown_record_is_rejected():
