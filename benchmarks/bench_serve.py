@@ -32,7 +32,7 @@
    28-32 ms when each request followed an in-process batch or a 22 ms sleep). The
    target compares HTTP with in-process inference, not the cost of two processes
    taking turns on the same cores, so each way runs a whole pass at a time.
-3. Sends the bad-input suite (``payload.bad_requests``): every case must get its
+3. Sends the bad-input suite (``tests/bad_requests.py``): every case must get its
    4xx and message, and the server must still answer right afterwards.
 
 Prints a report and writes ``benchmarks/results/serve.json``. Needs the data
@@ -62,6 +62,7 @@ from ecg_course.models import LSTMFCN
 from ecg_course.precision import PRECISIONS
 from ecg_course.serve import read_server_timing
 from ecg_course.training import predict_proba, seed_everything
+from tests.bad_requests import bad_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "serve.json"
@@ -158,7 +159,7 @@ def bad_input_suite(url: str, model: torch.nn.Module, X: np.ndarray, precision: 
     expected = predict_proba(model, check, batch_size=BATCH, precision=precision)
     body = payload.format_beats(check)
     rows = []
-    for case in payload.bad_requests(X.shape[1]):
+    for case in bad_requests(X.shape[1]):
         headers = {} if case.content_type is None else {"Content-Type": case.content_type}
         response = requests.post(f"{url}/invocations", data=case.body, headers=headers)
         detail = response.json().get("detail", "")
