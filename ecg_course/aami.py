@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-__all__ = ["CLASSES", "PUBLISHED", "aami_table", "balanced_accuracy"]
+from ecg_course.metrics import balanced_accuracy  # the one owner; chapter 3 picks epochs by it
+
+__all__ = ["CLASSES", "PUBLISHED", "aami_table", "balanced_accuracy", "published_row"]
 
 CLASSES: tuple[str, ...] = ("N", "S", "V", "F")
 """The classes scored on DS2; their labels 0..3 are those of :data:`ecg_course.mitbih.CLASSES`."""
@@ -43,7 +45,8 @@ PUBLISHED: pd.DataFrame = pd.DataFrame(
         "Llamedo & Martinez 2011",
     ],
 )
-"""Published DS1 -> DS2 results (fractions), as the papers report them."""
+"""Published DS1 -> DS2 results (fractions), as the papers report them; a column
+``"<measure> <class>"`` holds that measure (``Se`` or ``+P``) of that class."""
 
 
 def aami_table(
@@ -74,14 +77,28 @@ def aami_table(
     return pd.DataFrame({"Se": se, "+P": ppv, "beats": matrix.sum(axis=1)}, index=list(class_names))
 
 
-def balanced_accuracy(y_true: np.ndarray, proba: np.ndarray) -> float:
-    """Mean Se over the classes present in ``y_true``, of the most probable class.
+def published_row(table: pd.DataFrame) -> dict[str, float]:
+    """One row of an :func:`aami_table` in the layout of :data:`PUBLISHED`, to set beside it.
 
-    ``proba``: ``(n, C)``. The score by which chapter 3 picks its epoch on held-out
-    patients: with nine beats in ten normal, the lowest loss favours a model that calls
-    everything normal, and accuracy does too.
+    Args:
+        table: an :func:`aami_table`: indexed by class name, with columns ``"Se"`` and
+            ``"+P"`` (at least the classes and measures that :data:`PUBLISHED` names).
+
+    Returns:
+        ``{"Se N": ..., "Se S": ..., "Se V": ..., "+P S": ..., "+P V": ...}``: the
+        columns of :data:`PUBLISHED`, in its order.
+
+    Raises:
+        ValueError: ``table`` lacks a class or a measure that :data:`PUBLISHED` names.
     """
-    table = aami_table(
-        y_true, np.asarray(proba).argmax(axis=1), [str(c) for c in range(proba.shape[1])]
-    )
-    return float(table["Se"][table["beats"] > 0].mean())
+    row = {}
+    for column in PUBLISHED.columns:
+        measure, name = column.split(" ")  # e.g. "+P S": the +P of class S
+        if measure not in table.columns or name not in table.index:
+            raise ValueError(
+                f"table has no {measure!r} of class {name!r}, which PUBLISHED's column "
+                f"{column!r} needs; expected an aami_table (columns {list(table.columns)}, "
+                f"classes {list(table.index)})."
+            )
+        row[column] = float(table.loc[name, measure])
+    return row

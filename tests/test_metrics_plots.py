@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from sklearn import metrics as skm
 from torch import nn
 
-from ecg_course import metrics, plots
+from ecg_course import aami, metrics, plots
 from ecg_course.training import History
 
 
@@ -26,6 +29,55 @@ def test_classification_summary_by_hand():
     f1 = [2 * p * r / (p + r) for p, r in [(3 / 5, 3 / 4), (1 / 2, 1 / 2), (1, 1 / 2)]]
     assert summary["macro_f1"] == pytest.approx(np.mean(f1))
     assert table["support"].tolist() == [4, 2, 2]
+
+
+def test_balanced_accuracy_by_hand():
+    """The mean recall of the most probable class, over the classes present in y_true."""
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 0, 1, 1, 0, 2, 0])
+    proba = np.eye(4)[y_pred] * 0.7 + 0.1  # (8, 4): class 3 is never true
+    # recalls 3/4, 1/2, 1/2; class 3 has no beats and no recall
+    assert metrics.balanced_accuracy(y_true, proba) == pytest.approx((0.75 + 0.5 + 0.5) / 3)
+    assert metrics.balanced_accuracy(y_true, proba) == pytest.approx(
+        skm.balanced_accuracy_score(y_true, y_pred)
+    )
+    with pytest.raises(ValueError, match=r"proba must have shape \(n, n_classes\) = \(8, C\)"):
+        metrics.balanced_accuracy(y_true, y_pred)
+    with pytest.raises(ValueError, match=r"labels in 0\.\.1"):
+        metrics.balanced_accuracy(y_true, proba[:, :2])
+
+
+def test_balanced_accuracy_ignores_a_predicted_class_absent_from_y_true_quietly():
+    """A model that calls some beats Q where the validation patients have none: no warning,
+    and Q is left out of the mean (scikit-learn warns about it)."""
+    y_true = np.array([0, 0, 1, 1])
+    proba = np.eye(3)[[0, 2, 1, 1]]  # one N beat called class 2, absent from y_true
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score = metrics.balanced_accuracy(y_true, proba)
+        summary = metrics.classification_summary(y_true, proba.argmax(axis=1), ["N", "S", "Q"])
+    assert score == pytest.approx((0.5 + 1.0) / 2)
+    assert summary["balanced_accuracy"] == score
+
+
+def test_aami_table_and_published_row_by_hand():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2, 2, 3])
+    y_pred = np.array([0, 0, 0, 1, 1, 0, 2, 1, 2])  # class F (3) is never predicted
+    table = aami.aami_table(y_true, y_pred)
+    assert list(table.index) == ["N", "S", "V", "F"]
+    assert table["Se"].tolist() == pytest.approx([3 / 4, 1 / 2, 1 / 2, 0.0])
+    assert table["+P"][:3].tolist() == pytest.approx([3 / 4, 1 / 3, 1 / 2])
+    assert np.isnan(table.loc["F", "+P"])
+    assert table["beats"].tolist() == [4, 2, 2, 1]
+    row = aami.published_row(table)
+    assert list(row) == list(aami.PUBLISHED.columns)  # the published layout, in its order
+    assert row == pytest.approx(
+        {"Se N": 3 / 4, "Se S": 1 / 2, "Se V": 1 / 2, "+P S": 1 / 3, "+P V": 1 / 2}
+    )
+    with pytest.raises(ValueError, match=r"no '\+P' of class 'S'"):
+        aami.published_row(table[["Se"]])
+    with pytest.raises(ValueError, match=r"no 'Se' of class 'N'"):
+        aami.published_row(table.drop(index="N"))
 
 
 def test_per_class_table_is_one_vs_rest():
