@@ -30,7 +30,9 @@ def setup():
 
 
 def _answer_csv(model, batch: np.ndarray, **read_csv) -> pd.DataFrame:
-    text = payload.format_answers(predict_proba(model, batch), payload.CSV)
+    """The endpoint's CSV answer for one request, scored in float32 (the checker's default
+    precision), read back as a client reads it."""
+    text = payload.format_answers(predict_proba(model, batch, precision="fp32"), payload.CSV)
     return pd.read_csv(io.StringIO(text), **read_csv)
 
 
@@ -53,7 +55,8 @@ def test_accepts_json_answers_with_columns_in_another_order(setup, capsys):
     model, X = setup
     chunks = []
     for i in range(0, N, BATCH):
-        text = payload.format_answers(predict_proba(model, X[i : i + BATCH]), payload.JSON)
+        proba = predict_proba(model, X[i : i + BATCH], precision="fp32")
+        text = payload.format_answers(proba, payload.JSON)
         chunks.append(pd.DataFrame(json.loads(text)["predictions"]))
     answers = pd.concat(chunks, ignore_index=True)
     answers = answers[payload.answer_columns(5)[5:] + payload.answer_columns(5)[:5]]
