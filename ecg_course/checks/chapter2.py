@@ -3,6 +3,9 @@ inference, the per-class table and the endpoint client."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -24,6 +27,7 @@ from ecg_course.checks._common import (
     _same_rows,
     _shown,
 )
+from ecg_course.payload import answer_columns
 from ecg_course.training import predict_proba
 
 # --- chapter 2 ------------------------------------------------------------------------------
@@ -427,6 +431,294 @@ def check_per_class_table(table: pd.DataFrame, y_true, proba, class_names) -> No
     raise ExerciseError("the table differs from the one-vs-rest metrics.")  # unreachable
 
 
+# --- chapter 2: the endpoint client ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    """The endpoint the client talked to, recomputed in-process: ``model`` scores each
+    request of up to ``batch_size`` beats as one batch, in ``precision``."""
+
+    model: nn.Module
+    batch_size: int
+    precision: str
+
+    def answer(self, beats: np.ndarray) -> np.ndarray:
+        """The probabilities (m, C) the endpoint answers for beats (m, T) sent as one request."""
+        return predict_proba(
+            self.model, beats, batch_size=max(1, len(beats)), precision=self.precision
+        )
+
+
+def _check_answers_table(answers) -> None:
+    """Raise unless the answers were joined into one DataFrame."""
+    _expect(
+        isinstance(answers, pd.DataFrame),
+        f"answers is a {type(answers).__name__}, expected a pandas DataFrame: read each answer "
+        "with pd.read_csv(io.StringIO(response.text)) and join them with pd.concat.",
+    )
+
+
+def _reference_rows(
+    endpoint: _Endpoint, X: np.ndarray, n_check: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (k,) of ``n_check`` batches of X (n, T), evenly spread, the last one
+    included, and the endpoint's probabilities (k, C) for them."""
+    size = endpoint.batch_size
+    n_batches = -(-len(X) // size)
+    checked = np.unique(np.linspace(0, n_batches - 1, min(n_check, n_batches)).astype(int))
+    batches = [X[b * size : (b + 1) * size] for b in checked]
+    rows = np.concatenate(
+        [b * size + np.arange(len(beats)) for b, beats in zip(checked, batches, strict=True)]
+    )
+    return rows, np.concatenate([endpoint.answer(beats) for beats in batches])
+
+
+def _check_columns(answers: pd.DataFrame, columns: list[str]) -> None:
+    """Raise unless the answers have every column y_1..y_C, p_1..p_C (``columns``)."""
+    _expect(
+        set(columns) <= set(answers.columns),
+        f"columns are {list(answers.columns)}, expected {columns}. "
+        + (
+            "The first line of every answer is the header y_1,...,p_5: read it as the header, "
+            "pd.read_csv(io.StringIO(response.text)), not with header=None."
+            if all(isinstance(c, int) for c in answers.columns)
+            else f"Missing: {[c for c in columns if c not in answers.columns]}."
+        ),
+    )
+
+
+def _answered_probabilities(answers: pd.DataFrame, p_cols: list[str]) -> np.ndarray:
+    """The p_ columns as numbers (m, C); (0, C) when they hold text (a later check says so)."""
+    try:
+        return answers[p_cols].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.empty((0, len(p_cols)))
+
+
+def _rows_hold(p: np.ndarray, first: int, beats: np.ndarray, endpoint: _Endpoint) -> bool:
+    """Whether rows ``first``.. of the answered probabilities p (m, C) are the endpoint's
+    answers for ``beats`` (k, T) sent as one request."""
+    if len(p) < first + len(beats):
+        return False
+    return bool(np.allclose(p[first : first + len(beats)], endpoint.answer(beats), atol=1e-4))
+
+
+def _sending_step(batch_size: int) -> str:
+    """How to step through X in requests of batch_size beats, for a message."""
+    return f"X[i:i + {batch_size}] for i in range(0, len(X), {batch_size})"
+
+
+def _raise_missing_rows(
+    head: str, p: np.ndarray, m: int, endpoint: _Endpoint, X: np.ndarray
+) -> None:
+    """Raise for m answered rows, fewer than the n beats of X (n, T): the last, shorter
+    batch lost when the answered probabilities p (m, C) say so, else how many are missing."""
+    n, size = len(X), endpoint.batch_size
+    missing = n - m
+    if m > 0 and missing == n % size:
+        last = max(0, m - size)
+        _name_mistake(
+            bool,
+            [
+                (
+                    lambda: _rows_hold(p, last, X[last:m], endpoint),
+                    f"{head}: the last, shorter batch ({missing} beats) is missing: "
+                    f"range(0, len(X), {size}) ends with it, and X[i:i + {size}] takes it whole.",
+                )
+            ],
+        )
+    raise ExerciseError(f"{head}: {missing:,} missing. Send every beat: {_sending_step(size)}.")
+
+
+def _extra_rows_mistakes(
+    head: str, p: np.ndarray, endpoint: _Endpoint, X: np.ndarray, extra: int
+) -> list[tuple[Callable[[], bool], str]]:
+    """(whether the answers p (m, C) are what the mistake gives, what to say) for the
+    mistakes that answer ``extra`` rows too many: a header line sent as one more beat in
+    each request, overlapping batches."""
+    n, size = len(X), endpoint.batch_size
+    starts = range(0, n, size)
+    mistakes = []
+    if extra == len(starts):
+        header = np.arange(X.shape[1], dtype=np.float64)[None]  # to_csv()'s line 0,1,...,T-1
+        mistakes.append(
+            (
+                lambda: _rows_hold(p, 0, np.vstack([header, X[:size]]), endpoint),
+                f"{head}: {extra:,} too many, one per request, and each answer starts with the "
+                f"answer for the beat 0, 1, ..., {X.shape[1] - 1}: the CSV sent has a header "
+                "line, which the endpoint reads as one more beat. Send the beats only "
+                "(format_beats, or to_csv(header=False, index=False)).",
+            )
+        )
+    for overlap in range(1, size):
+        if sum(len(X[i : i + size + overlap]) for i in starts) - n == extra:
+            mistakes.append(
+                (
+                    lambda overlap=overlap: _rows_hold(p, 0, X[: size + overlap], endpoint),
+                    f"{head}: {extra:,} too many: the batches overlap by {overlap} beat"
+                    f"{'s' if overlap > 1 else ''}, the first holds {size + overlap} beats. "
+                    f"Step by {size}: {_sending_step(size)}.",
+                )
+            )
+            break
+    return mistakes
+
+
+def _check_row_count(
+    answers: pd.DataFrame, p_cols: list[str], endpoint: _Endpoint, X: np.ndarray
+) -> None:
+    """Raise for answers with another number of rows than X (n, T) has beats, naming the
+    mistake whose answers they are (the last batch lost, overlapping batches, a header line
+    sent as one more beat in each request), else saying how many rows are missing or extra."""
+    n, m = len(X), len(answers)
+    if m == n:
+        return
+    head = f"answers has {m:,} rows, expected {n:,}"
+    p = _answered_probabilities(answers, p_cols)
+    if m < n:
+        _raise_missing_rows(head, p, m, endpoint, X)
+    extra = m - n
+    _name_mistake(bool, _extra_rows_mistakes(head, p, endpoint, X, extra))
+    raise ExerciseError(
+        f"{head}: {extra:,} too many. Send each beat once: {_sending_step(endpoint.batch_size)}."
+    )
+
+
+def _check_index(answers: pd.DataFrame, n: int, batch_size: int) -> None:
+    """Raise unless the index is 0..n-1, naming an index that starts over in every batch."""
+    sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
+    _expect(
+        not answers.index.equals(pd.Index(np.concatenate([np.arange(k) for k in sizes]))),
+        f"the index is not 0..{n - 1}: it starts {list(answers.index[:3])} and starts over "
+        "at 0 for every batch. Join the answers with pd.concat(..., ignore_index=True) so "
+        "that row i is beat i.",
+    )
+    _expect(
+        answers.index.equals(pd.RangeIndex(n)),
+        f"the index is not 0..{n - 1} (it starts {list(answers.index[:3])}): row i must be "
+        "beat i (pd.concat(..., ignore_index=True), or .reset_index(drop=True)).",
+    )
+
+
+def _one_hot_and_probabilities(
+    answers: pd.DataFrame, y_cols: list[str], p_cols: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The y_ columns (n, C), one-hot, and the p_ columns (n, C), probabilities, as
+    arrays; an ExerciseError for text, swapped columns, rows that are not one-hot or do
+    not sum to 1."""
+    for column in [*y_cols, *p_cols]:
+        _expect(
+            pd.api.types.is_numeric_dtype(answers[column]),
+            f"column {column} holds {answers[column].dtype} values, expected numbers: parse each "
+            "answer with pd.read_csv instead of keeping the text.",
+        )
+    y, p = answers[y_cols].to_numpy(dtype=float), answers[p_cols].to_numpy(dtype=float)
+    p_is_one_hot = np.isin(p, (0.0, 1.0)).all()
+    _expect(
+        not (p_is_one_hot and not np.isin(y, (0.0, 1.0)).all()),
+        "y_ and p_ are swapped: y_1..y_C are the one-hot predicted class (0 or 1), "
+        "p_1..p_C the probabilities.",
+    )
+    _expect(
+        np.allclose(p.sum(axis=1), 1, atol=1e-4) and not p_is_one_hot,
+        "every row of p_1..p_C must hold probabilities that sum to 1 (the p_ columns of the "
+        "answer, not the y_ ones).",
+    )
+    _expect(
+        np.isin(y, (0.0, 1.0)).all() and (y.sum(axis=1) == 1).all(),
+        "every row of y_1..y_C must be one-hot: a single 1 for the predicted class.",
+    )
+    return y, p
+
+
+def _check_not_moved(p: np.ndarray, wanted: np.ndarray, rows: np.ndarray, batch_size: int) -> None:
+    """Raise when the answers ``wanted`` (k, C) for beats ``rows`` (k,) are all in p (n, C),
+    at other rows: whole batches out of order, or rows in another order."""
+    distances = np.abs(p[None, :, :] - wanted[:, None, :]).max(axis=2)  # (k, n)
+    if not (distances.min(axis=1) <= 1e-4).all():
+        return
+    where = distances.argmin(axis=1)
+    _expect(
+        not ((where - rows) % batch_size == 0).all(),
+        f"the batches are out of order: the answer for beats {rows[0]:,}... sits "
+        f"at row {where[0]:,}. Keep each answer at its batch's place (append in the "
+        "order sent; if sent concurrently, order them by their start index).",
+    )
+    raise ExerciseError(
+        "the rows hold the right answers but in another order: keep the "
+        "beats of a batch in order and put the answers back in the order sent."
+    )
+
+
+def _raise_changed_beats(
+    p: np.ndarray, beat: int, wanted: np.ndarray, endpoint: _Endpoint, X: np.ndarray
+) -> None:
+    """Raise for a beat whose answer p[beat] is not the model's, ``wanted`` (C,): naming the
+    beats rounded or written with too few digits when its batch's answers are theirs."""
+    size = endpoint.batch_size
+    first = beat // size * size
+    sent = X[first : first + size]
+    head = (
+        f"p_ of beat {beat:,} is {_shown(p[beat])}, the model says {_shown(wanted)} for X[{beat}]"
+    )
+    fix = "send each beat whole and unchanged, as format_beats writes it (9 significant digits)"
+    _name_mistake(
+        lambda beats: np.allclose(endpoint.answer(beats), p[first : first + len(sent)], atol=1e-4),
+        [
+            (
+                lambda d=d: np.round(sent, d),
+                f"{head}: these are the answers for the beats rounded to {d} decimal"
+                f"{'s' if d != 1 else ''}; {fix}.",
+            )
+            for d in range(0, 7)
+        ]
+        + [
+            (
+                lambda d=d: np.char.mod(f"%.{d}g", sent).astype(np.float64),
+                f"{head}: these are the answers for the beats written with {d} "
+                f"significant digit{'s' if d != 1 else ''}; {fix}.",
+            )
+            for d in range(1, 9)
+        ],
+    )
+    raise ExerciseError(f"{head}: send each beat as it is in X, and keep each answer at its place.")
+
+
+def _check_answered_rows(
+    p: np.ndarray, rows: np.ndarray, expected: np.ndarray, endpoint: _Endpoint, X: np.ndarray
+) -> None:
+    """Raise unless the answered probabilities p (n, C) of beats ``rows`` (k,) are the
+    model's, ``expected`` (k, C), naming what moved or changed them."""
+    close = np.isclose(p[rows], expected, atol=1e-4).all(axis=1)
+    if close.all():
+        return
+    bad = np.flatnonzero(~close)[:20]
+    _check_not_moved(p, expected[bad], rows[bad], endpoint.batch_size)
+    _raise_changed_beats(p, int(rows[bad[0]]), expected[bad[0]], endpoint, X)
+
+
+def _checked_latencies(latencies, n_batches: int, batch_size: int) -> np.ndarray:
+    """The latencies as an array (n_batches,) of seconds, one per request."""
+    latencies = np.asarray(latencies, dtype=float).ravel()
+    _expect(
+        len(latencies) == n_batches,
+        f"latencies has {len(latencies):,} entries, expected {n_batches:,}: one time per "
+        f"request of {batch_size} beats (time.perf_counter() around each post).",
+    )
+    _expect(
+        bool(np.isfinite(latencies).all() and (latencies > 0).all()),
+        "latencies must be positive numbers of seconds.",
+    )
+    _expect(
+        float(np.median(latencies)) < 60,
+        f"the median latency is {np.median(latencies):,.0f}: that is milliseconds, not "
+        "seconds (a local request of 100 beats takes well under a minute). Keep "
+        "time.perf_counter() differences as they are.",
+    )
+    return latencies
+
+
 def check_endpoint_client(
     answers: pd.DataFrame,
     latencies,
@@ -449,218 +741,26 @@ def check_endpoint_client(
         precision: the endpoint's precision (``/health`` says it): the batches are
             recomputed in-process with it, batch by batch as the endpoint scored them.
     """
-    from ecg_course.payload import (
-        answer_columns,
-    )  # here, to leave the imports above untouched
-
     X = np.asarray(X)
     n, n_batches = len(X), -(-len(X) // batch_size)
-    _expect(
-        isinstance(answers, pd.DataFrame),
-        f"answers is a {type(answers).__name__}, expected a pandas DataFrame: read each answer "
-        "with pd.read_csv(io.StringIO(response.text)) and join them with pd.concat.",
-    )
-    checked = np.unique(np.linspace(0, n_batches - 1, min(n_check, n_batches)).astype(int))
-    batches = [X[b * batch_size : (b + 1) * batch_size] for b in checked]
-    rows = np.concatenate(
-        [b * batch_size + np.arange(len(x)) for b, x in zip(checked, batches, strict=True)]
-    )
-    expected = np.concatenate(
-        [predict_proba(model, x, batch_size=batch_size, precision=precision) for x in batches]
-    )
+    endpoint = _Endpoint(model, batch_size, precision)
+    _check_answers_table(answers)
+    rows, expected = _reference_rows(endpoint, X, n_check)
     n_classes = expected.shape[1]
     columns = answer_columns(n_classes)
     y_cols, p_cols = columns[:n_classes], columns[n_classes:]
-    _expect(
-        set(columns) <= set(answers.columns),
-        f"columns are {list(answers.columns)}, expected {columns}. "
-        + (
-            "The first line of every answer is the header y_1,...,p_5: read it as the header, "
-            "pd.read_csv(io.StringIO(response.text)), not with header=None."
-            if all(isinstance(c, int) for c in answers.columns)
-            else f"Missing: {[c for c in columns if c not in answers.columns]}."
-        ),
-    )
-    if len(answers) != n:
-        _endpoint_rows(answers, p_cols, model, X, batch_size, precision)
-    sizes = [len(X[i : i + batch_size]) for i in range(0, n, batch_size)]
-    _expect(
-        not answers.index.equals(pd.Index(np.concatenate([np.arange(k) for k in sizes]))),
-        f"the index is not 0..{n - 1}: it starts {list(answers.index[:3])} and starts over "
-        "at 0 for every batch. Join the answers with pd.concat(..., ignore_index=True) so "
-        "that row i is beat i.",
-    )
-    _expect(
-        answers.index.equals(pd.RangeIndex(n)),
-        f"the index is not 0..{n - 1} (it starts {list(answers.index[:3])}): row i must be "
-        "beat i (pd.concat(..., ignore_index=True), or .reset_index(drop=True)).",
-    )
-    for column in columns:
-        _expect(
-            pd.api.types.is_numeric_dtype(answers[column]),
-            f"column {column} holds {answers[column].dtype} values, expected numbers: parse each "
-            "answer with pd.read_csv instead of keeping the text.",
-        )
-    y, p = answers[y_cols].to_numpy(dtype=float), answers[p_cols].to_numpy(dtype=float)
-    p_is_one_hot = np.isin(p, (0.0, 1.0)).all()
-    _expect(
-        not (p_is_one_hot and not np.isin(y, (0.0, 1.0)).all()),
-        "y_ and p_ are swapped: y_1..y_C are the one-hot predicted class (0 or 1), "
-        "p_1..p_C the probabilities.",
-    )
-    _expect(
-        np.allclose(p.sum(axis=1), 1, atol=1e-4) and not p_is_one_hot,
-        "every row of p_1..p_C must hold probabilities that sum to 1 (the p_ columns of the "
-        "answer, not the y_ ones).",
-    )
-    _expect(
-        np.isin(y, (0.0, 1.0)).all() and (y.sum(axis=1) == 1).all(),
-        "every row of y_1..y_C must be one-hot: a single 1 for the predicted class.",
-    )
-    got = p[rows]
-    if not np.allclose(got, expected, atol=1e-4):
-        bad = np.flatnonzero(~np.isclose(got, expected, atol=1e-4).all(axis=1))[:20]
-        distances = np.abs(p[None, :, :] - expected[bad, None, :]).max(axis=2)  # (bad, n)
-        found = distances.min(axis=1) <= 1e-4
-        where = distances.argmin(axis=1)
-        if found.all():
-            same_offset = (where - rows[bad]) % batch_size == 0
-            _expect(
-                not same_offset.all(),
-                f"the batches are out of order: the answer for beats {rows[bad[0]]:,}... sits "
-                f"at row {where[0]:,}. Keep each answer at its batch's place (append in the "
-                "order sent; if sent concurrently, order them by their start index).",
-            )
-            _expect(
-                False,
-                "the rows hold the right answers but in another order: keep the "
-                "beats of a batch in order and put the answers back in the order sent.",
-            )
-        i = int(rows[bad[0]])
-        b = i // batch_size
-        sent = X[b * batch_size : (b + 1) * batch_size]
-        head = (
-            f"p_ of beat {i:,} is {_shown(got[bad[0]])}, the model says "
-            f"{_shown(expected[bad[0]])} for X[{i}]"
-        )
-        fix = "send each beat whole and unchanged, as format_beats writes it (9 significant digits)"
-        _name_mistake(
-            lambda beats: np.allclose(
-                predict_proba(model, beats, batch_size=batch_size, precision=precision),
-                p[b * batch_size : b * batch_size + len(sent)],
-                atol=1e-4,
-            ),
-            [
-                (
-                    lambda d=d: np.round(sent, d),
-                    f"{head}: these are the answers for the beats rounded to {d} decimal"
-                    f"{'s' if d != 1 else ''}; {fix}.",
-                )
-                for d in range(0, 7)
-            ]
-            + [
-                (
-                    lambda d=d: np.char.mod(f"%.{d}g", sent).astype(np.float64),
-                    f"{head}: these are the answers for the beats written with {d} "
-                    f"significant digit{'s' if d != 1 else ''}; {fix}.",
-                )
-                for d in range(1, 9)
-            ],
-        )
-        _expect(
-            False,
-            f"{head}: send each beat as it is in X, and keep each answer at its place.",
-        )
+    _check_columns(answers, columns)
+    _check_row_count(answers, p_cols, endpoint, X)
+    _check_index(answers, n, batch_size)
+    y, p = _one_hot_and_probabilities(answers, y_cols, p_cols)
+    _check_answered_rows(p, rows, expected, endpoint, X)
     _expect(
         (y.argmax(axis=1) == p.argmax(axis=1)).all(),
         "y_ columns disagree with the most probable p_ column: keep each row's y_ and p_ together.",
     )
-    latencies = np.asarray(latencies, dtype=float).ravel()
-    _expect(
-        len(latencies) == n_batches,
-        f"latencies has {len(latencies):,} entries, expected {n_batches:,}: one time per "
-        f"request of {batch_size} beats (time.perf_counter() around each post).",
-    )
-    _expect(
-        bool(np.isfinite(latencies).all() and (latencies > 0).all()),
-        "latencies must be positive numbers of seconds.",
-    )
-    _expect(
-        float(np.median(latencies)) < 60,
-        f"the median latency is {np.median(latencies):,.0f}: that is milliseconds, not "
-        "seconds (a local request of 100 beats takes well under a minute). Keep "
-        "time.perf_counter() differences as they are.",
-    )
+    latencies = _checked_latencies(latencies, n_batches, batch_size)
     _passed(
         f"{n:,} beats in {n_batches:,} requests, answers in order with {', '.join(columns)}; "
         f"median latency {np.median(latencies) * 1000:.0f} ms, 99th percentile "
         f"{np.percentile(latencies, 99) * 1000:.0f} ms per batch."
     )
-
-
-def _endpoint_rows(answers, p_cols, model, X, batch_size: int, precision: str) -> None:
-    """Raise for answers with another number of rows than X has beats, naming the mistake
-    whose answers they are (the last batch lost, overlapping batches, a header line sent as
-    one more beat in each request), else saying how many rows are missing or extra."""
-    n, m = len(X), len(answers)
-    head = f"answers has {m:,} rows, expected {n:,}"
-    starts = list(range(0, n, batch_size))
-    step = f"X[i:i + {batch_size}] for i in range(0, len(X), {batch_size})"
-    try:
-        p = answers[p_cols].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError):  # text: the checks that follow say so
-        p = np.empty((0, len(p_cols)))
-
-    def rows_hold(first: int, beats: np.ndarray) -> bool:
-        """Whether rows first.. of the answers are the endpoint's answers for ``beats``
-        sent as one request."""
-        if len(p) < first + len(beats):
-            return False
-        proba = predict_proba(model, beats, batch_size=len(beats), precision=precision)
-        return bool(np.allclose(p[first : first + len(beats)], proba, atol=1e-4))
-
-    def named(
-        mistakes,
-    ) -> None:  # (a function computing rows_hold for a mistake, what to say)
-        _name_mistake(bool, [(gives, f"{head}: {what}") for gives, what in mistakes])
-
-    if m < n:
-        missing = n - m
-        if m > 0 and missing == n % batch_size:
-            last = max(0, m - batch_size)
-            named(
-                [
-                    (
-                        lambda: rows_hold(last, X[last:m]),
-                        f"the last, shorter batch ({missing} beats) is missing: range(0, len(X), "
-                        f"{batch_size}) ends with it, and X[i:i + {batch_size}] takes it whole.",
-                    )
-                ]
-            )
-        raise ExerciseError(f"{head}: {missing:,} missing. Send every beat: {step}.")
-    extra = m - n
-    mistakes = []
-    if extra == len(starts):
-        header = np.arange(X.shape[1], dtype=np.float64)[None]  # to_csv()'s line 0,1,...,T-1
-        mistakes.append(
-            (
-                lambda: rows_hold(0, np.vstack([header, X[:batch_size]])),
-                f"{extra:,} too many, one per request, and each answer starts with the answer "
-                f"for the beat 0, 1, ..., {X.shape[1] - 1}: the CSV sent has a header line, "
-                "which the endpoint reads as one more beat. Send the beats only (format_beats, "
-                "or to_csv(header=False, index=False)).",
-            )
-        )
-    for overlap in range(1, batch_size):
-        if sum(len(X[i : i + batch_size + overlap]) for i in starts) - n == extra:
-            mistakes.append(
-                (
-                    lambda overlap=overlap: rows_hold(0, X[: batch_size + overlap]),
-                    f"{extra:,} too many: the batches overlap by {overlap} beat"
-                    f"{'s' if overlap > 1 else ''}, the first holds {batch_size + overlap} beats. "
-                    f"Step by {batch_size}: {step}.",
-                )
-            )
-            break
-    named(mistakes)
-    raise ExerciseError(f"{head}: {extra:,} too many. Send each beat once: {step}.")
