@@ -56,8 +56,11 @@ NOTEBOOKS = sorted((ROOT / "solutions").glob("*.ipynb"))
 CHAPTER_1 = ROOT / "solutions" / "01_ecg5000_lstm.ipynb"
 # The unit tests of the package (the others test the book, the notebooks' files and the
 # tools, which Colab does not run).
-PACKAGE_TESTS = ["test_checks.py", "test_data.py", "test_lstm_fcn.py", "test_metrics_plots.py",
-                 "test_mitbih.py", "test_models.py", "test_training.py"]  # fmt: skip
+PACKAGE_TESTS = ["test_checks.py", "test_checks_beat_matching.py", "test_checks_chapter1.py",
+                 "test_checks_chapter2.py", "test_checks_chapter3.py", "test_checks_common.py",
+                 "test_checks_split.py", "test_data.py", "test_lstm_fcn.py",
+                 "test_metrics_plots.py", "test_mitbih.py", "test_models.py",
+                 "test_training.py"]  # fmt: skip
 REQUIREMENT = re.compile(r'"ecg_course @ ([^"]+)"')
 
 from tools import colab_snapshot  # noqa: E402

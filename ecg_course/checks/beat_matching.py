@@ -170,8 +170,8 @@ def _nearest_rule(reference: np.ndarray, detected: np.ndarray, tolerance: float)
     """The exercise's rule at any tolerance: each detection belongs to its nearest annotated
     beat (the earlier one on a tie), and each beat keeps the nearest of its detections (the
     earlier one on a tie) closer than ``tolerance``. On the checker's cases at its tolerance
-    it gives wfdb's matches (tests/test_checks.py); at another tolerance, what an answer
-    with the right rule and the tolerance in other units gives."""
+    it gives wfdb's matches (tests/test_checks_beat_matching.py); at another tolerance, what
+    an answer with the right rule and the tolerance in other units gives."""
     matches = np.full(len(reference), -1, dtype=np.int64)
     if not len(reference) or not len(detected):
         return matches
