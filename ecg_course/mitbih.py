@@ -155,6 +155,32 @@ KACHUEE_TEST_FRACTION = 0.2
 _CACHE_ARRAYS = ("X", "y", "record_ids", "rr")
 
 
+def _checked_rows(rows: np.ndarray | Sequence[int] | Sequence[bool], n: int) -> np.ndarray:
+    """``rows`` as a boolean mask ``(n,)`` or int64 row indices ``(k,)`` of ``n`` beats.
+
+    Raises:
+        ValueError: not 1-D, a mask of another length, an index outside ``-n..n-1``,
+            or neither booleans nor integers.
+    """
+    rows = np.asarray(rows)
+    if rows.ndim != 1:
+        raise ValueError(f"rows must be 1-D (a mask or row indices); got shape {rows.shape}.")
+    if rows.dtype == bool:
+        if len(rows) != n:
+            raise ValueError(f"the mask has {len(rows)} values for {n} beats.")
+        return rows
+    if not (np.issubdtype(rows.dtype, np.integer) or len(rows) == 0):  # [] is float64
+        raise ValueError(
+            f"rows must be a boolean mask or integer row indices; got dtype {rows.dtype}."
+        )
+    rows = rows.astype(np.int64)
+    if len(rows) and (rows.min() < -n or rows.max() >= n):
+        raise ValueError(
+            f"row indices must lie in {-n}..{n - 1}; got values from {rows.min()} to {rows.max()}."
+        )
+    return rows
+
+
 @dataclass(frozen=True)
 class BeatSet:
     """The beats of one side of a split, with everything known about each beat.
@@ -206,24 +232,7 @@ class BeatSet:
             ValueError: a mask whose length is not ``n``, an index outside
                 ``-n..n-1``, or ``rows`` neither booleans nor integers, or not 1-D.
         """
-        rows = np.asarray(rows)
-        n = len(self)
-        if rows.ndim != 1:
-            raise ValueError(f"rows must be 1-D (a mask or row indices); got shape {rows.shape}.")
-        if rows.dtype == bool:
-            if len(rows) != n:
-                raise ValueError(f"the mask has {len(rows)} values for {n} beats.")
-        elif np.issubdtype(rows.dtype, np.integer) or len(rows) == 0:
-            rows = rows.astype(np.int64)
-            if len(rows) and (rows.min() < -n or rows.max() >= n):
-                raise ValueError(
-                    f"row indices must lie in {-n}..{n - 1}; "
-                    f"got values from {rows.min()} to {rows.max()}."
-                )
-        else:
-            raise ValueError(
-                f"rows must be a boolean mask or integer row indices; got dtype {rows.dtype}."
-            )
+        rows = _checked_rows(rows, len(self))
         return BeatSet(self.beats[rows], self.labels[rows], self.records[rows], self.rr[rows])
 
 
