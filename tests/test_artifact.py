@@ -210,3 +210,30 @@ def test_a_file_of_format_version_1_loads_with_a_warning_to_save_it_again(tmp_pa
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         artifact.load_model(path)  # no warning now
+
+
+def test_a_file_saved_before_the_channels_last_option_loads_in_the_default_layout(tmp_path):
+    """Files written before ``channels_last`` was a hyperparameter lack it in ``hparams``."""
+    torch.manual_seed(0)
+    model = LSTMFCN(**TINY)
+    raw = _raw(artifact.save_model(model, tmp_path / "model.pt"))
+    del raw["hparams"]["channels_last"]
+    saved = artifact.load_model(_resave(raw, tmp_path / "before.pt"))
+    assert saved.hparams == model.hparams  # the default filled in
+    X = np.random.default_rng(0).random((5, 187), dtype=np.float32)
+    np.testing.assert_array_equal(predict_proba(saved.model, X), predict_proba(model, X))
+
+
+def test_a_model_trained_in_one_memory_layout_is_served_in_the_other(tmp_path):
+    """The layouts share their weights' names and shapes: only ``hparams`` says which ran."""
+    torch.manual_seed(0)
+    plain = LSTMFCN(**TINY, channels_last=False)
+    raw = _raw(artifact.save_model(plain, tmp_path / "plain.pt"))
+    assert raw["hparams"]["channels_last"] is False
+    raw["hparams"]["channels_last"] = True
+    saved = artifact.load_model(_resave(raw, tmp_path / "channels_last.pt"))
+    assert isinstance(saved.model.conv1[2], torch.nn.BatchNorm2d)
+    X = np.random.default_rng(0).random((20, 187), dtype=np.float32)
+    np.testing.assert_allclose(
+        predict_proba(saved.model, X), predict_proba(plain, X), rtol=1e-5, atol=1e-6
+    )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ecg_course.models.lstm_fcn import LSTMFCN, ChannelsLastConv1d
+from ecg_course.models.layers import ChannelsLastConv1d, ConvBlock, same_padding
+from ecg_course.models.lstm_fcn import HPARAM_NAMES, LSTMFCN
 
 
 def _expected_parameters(
@@ -80,8 +83,10 @@ def test_without_shuffle_lstm_runs_over_time():
     assert model(torch.rand(2, 70)).shape == (2, 5)  # any length works
 
 
-def test_hyperparameters_are_honoured():
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_hyperparameters_are_honoured(channels_last):
     kwargs = {
+        "channels_last": channels_last,
         "num_classes": 3,
         "seq_len": 64,
         "num_layers": 2,
@@ -104,8 +109,13 @@ def test_hyperparameters_are_honoured():
         (8, 12, 4),
         (12, 6, 2),
     ]
-    # maps are (B, C, 1, T): BatchNorm2d normalizes each channel over batch and time
-    assert len([m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]) == 3
+    # channels-last maps are (B, C, 1, T): BatchNorm2d normalizes each channel over batch
+    # and time, as BatchNorm1d does over the plain (B, C, T) maps
+    norm = nn.BatchNorm2d if channels_last else nn.BatchNorm1d
+    assert [type(m) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] == [
+        norm
+    ] * 3
+    assert model.hparams["channels_last"] is channels_last
     assert (model.fc.in_features, model.fc.out_features) == (16 + 6, 3)
     assert _count(model) == _expected_parameters(
         num_classes=3, seq_len=64, num_layers=2, hidden=16, f1=8, f2=12, f3=6, k1=7, k2=4, k3=2
@@ -115,12 +125,14 @@ def test_hyperparameters_are_honoured():
     assert model.class_activation_map(torch.rand(5, 64)).shape == (5, 3, 64)
 
 
+@pytest.mark.parametrize("channels_last", [True, False])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("in_channels, kernels", [(1, (8, 5, 3)), (2, (7, 4, 2))])
-def test_conv_branch_equals_plain_conv1d_batchnorm1d(training, in_channels, kernels):
-    """The channels-last conv branch computes what Conv1d -> BatchNorm1d -> ReLU computes."""
+def test_conv_branch_equals_plain_conv1d_batchnorm1d(training, in_channels, kernels, channels_last):
+    """The conv branch computes what Conv1d -> BatchNorm1d -> ReLU computes, in both layouts."""
     torch.manual_seed(0)
     model = LSTMFCN(
+        channels_last=channels_last,
         seq_len=40,
         in_channels=in_channels,
         filters_1=6,
@@ -176,6 +188,117 @@ def test_channels_last_conv1d_equals_conv1d(kwargs):
         ChannelsLastConv1d(4, 6, 3, padding=1, padding_mode="reflect")
 
 
+@pytest.mark.parametrize("kernel_size", [8, 5, 3, 2, 1])
+def test_same_padding_keeps_the_length_as_keras_does(kernel_size):
+    """Keras's "same": kernel_size - 1 zeros, the extra one on the right for an even kernel,
+    which is also what nn.Conv1d(padding="same") adds."""
+    left, right = same_padding(kernel_size)
+    assert left + right == kernel_size - 1 and right - left in (0, 1)
+    torch.manual_seed(0)
+    plain = nn.Conv1d(3, 4, kernel_size)
+    x = torch.rand(2, 3, 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch warns that an even kernel needs a copy
+        expected = F.conv1d(x, plain.weight, plain.bias, padding="same")
+    torch.testing.assert_close(plain(F.pad(x, (left, right))), expected)
+    assert same_padding(8) == (3, 4) and same_padding(5) == (2, 2)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_conv_block_is_conv1d_batchnorm_relu_on_b_c_t_maps(channels_last):
+    torch.manual_seed(0)
+    block = ConvBlock(3, 6, 8, channels_last=channels_last)
+    pad, conv, norm, relu = block
+    assert isinstance(conv, nn.Conv1d) and conv.weight.shape == (6, 3, 8)
+    assert isinstance(norm, nn.BatchNorm2d if channels_last else nn.BatchNorm1d)
+    assert isinstance(conv, ChannelsLastConv1d) is channels_last
+    assert isinstance(relu, nn.ReLU) and pad.padding == (3, 4)
+    x = torch.rand(5, 3, 30)
+    out = block.eval()(x)
+    assert out.shape == (5, 6, 30)
+    convolved = F.conv1d(F.pad(x, (3, 4)), conv.weight, conv.bias)
+    statistics = (norm.running_mean, norm.running_var, norm.weight, norm.bias)
+    expected = F.relu(F.batch_norm(convolved, *statistics))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    if channels_last:  # channels innermost in memory: the next block reads it without a copy
+        assert out.stride() == (6 * 30, 1, 6)
+    with pytest.raises(ValueError, match=r"ConvBlock expects maps of shape \(B, C, T\); got"):
+        block(x.unsqueeze(2))
+
+
+def _twin_models(**kwargs) -> tuple[LSTMFCN, LSTMFCN]:
+    """A channels-last LSTM-FCN and a plain one holding the same weights and statistics."""
+    torch.manual_seed(0)
+    channels_last = LSTMFCN(channels_last=True, **kwargs)
+    for block in (channels_last.conv1, channels_last.conv2, channels_last.conv3):
+        block[2].running_mean.uniform_(-0.5, 0.5)  # non-trivial running statistics
+        block[2].running_var.uniform_(0.5, 2.0)
+    plain = LSTMFCN(channels_last=False, **kwargs)
+    plain.load_state_dict(channels_last.state_dict())  # strict: same names and shapes
+    return channels_last, plain
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_both_memory_layouts_compute_the_same_logits_and_gradients(training):
+    channels_last, plain = _twin_models(seq_len=60, hidden_size=16, filters_1=8, filters_2=16,
+                                        filters_3=8, dropout=0.0)  # fmt: skip
+    x, y = torch.rand(6, 60), torch.randint(0, 5, (6,))
+    logits = {}
+    for name, model in (("channels_last", channels_last), ("plain", plain)):
+        model.train(training)
+        logits[name] = model(x)
+        F.cross_entropy(logits[name], y).backward()
+    torch.testing.assert_close(logits["channels_last"], logits["plain"], rtol=1e-5, atol=1e-5)
+    plain_parameters = dict(plain.named_parameters())
+    for name, parameter in channels_last.named_parameters():
+        torch.testing.assert_close(parameter.grad, plain_parameters[name].grad,
+                                   rtol=1e-4, atol=1e-5, msg=name)  # fmt: skip
+    # in training mode both updated the same running statistics
+    plain_state = plain.state_dict()
+    for name, tensor in channels_last.state_dict().items():
+        torch.testing.assert_close(tensor, plain_state[name], rtol=1e-5, atol=1e-6, msg=name)
+    cams = [m.eval().class_activation_map(x) for m in (channels_last, plain)]
+    torch.testing.assert_close(cams[0], cams[1], rtol=1e-5, atol=1e-5)
+
+
+# The state dict of LSTMFCN(**SMALL_SHAPES) as the class saved it before ConvBlock, when its
+# conv blocks were nn.Sequential(pad, conv, batch norm, ReLU): names and shapes, in order.
+SMALL_SHAPES = dict(num_classes=3, seq_len=12, hidden_size=3, filters_1=2, filters_2=4,
+                    filters_3=2, kernel_size_1=4, kernel_size_2=3, kernel_size_3=2)  # fmt: skip
+SAVED_STATE_DICT_SHAPES = {
+    "lstm.weight_ih_l0": (12, 12), "lstm.weight_hh_l0": (12, 3),
+    "lstm.bias_ih_l0": (12,), "lstm.bias_hh_l0": (12,),
+    "conv1.1.weight": (2, 1, 4), "conv1.1.bias": (2,),
+    "conv1.2.weight": (2,), "conv1.2.bias": (2,), "conv1.2.running_mean": (2,),
+    "conv1.2.running_var": (2,), "conv1.2.num_batches_tracked": (),
+    "conv2.1.weight": (4, 2, 3), "conv2.1.bias": (4,),
+    "conv2.2.weight": (4,), "conv2.2.bias": (4,), "conv2.2.running_mean": (4,),
+    "conv2.2.running_var": (4,), "conv2.2.num_batches_tracked": (),
+    "conv3.1.weight": (2, 4, 2), "conv3.1.bias": (2,),
+    "conv3.2.weight": (2,), "conv3.2.bias": (2,), "conv3.2.running_mean": (2,),
+    "conv3.2.running_var": (2,), "conv3.2.num_batches_tracked": (),
+    "fc.weight": (3, 5), "fc.bias": (3,),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_state_dicts_saved_before_conv_block_still_load(channels_last):
+    """Saved models (see ecg_course.artifact) keep loading: the names and shapes of the
+    weights are those of the class before ConvBlock, in both layouts."""
+    model = LSTMFCN(channels_last=channels_last, **SMALL_SHAPES)
+    shapes = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    assert shapes == SAVED_STATE_DICT_SHAPES
+    assert list(shapes) == list(SAVED_STATE_DICT_SHAPES)
+    generator = torch.Generator().manual_seed(0)
+    saved = {name: torch.rand(shape, generator=generator) + 0.5
+             for name, shape in SAVED_STATE_DICT_SHAPES.items()}  # fmt: skip
+    saved.update({name: torch.tensor(7) for name in saved if name.endswith("num_batches_tracked")})
+    model.load_state_dict(saved)  # strict
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, saved[name].to(tensor.dtype), msg=name)
+    assert model.eval()(torch.rand(2, 12)).shape == (2, 3)
+
+
 def test_dropout_active_only_in_training():
     torch.manual_seed(0)
     model = LSTMFCN(seq_len=32, hidden_size=8, filters_1=4, filters_2=4, filters_3=4)
@@ -186,9 +309,10 @@ def test_dropout_active_only_in_training():
     assert not torch.allclose(model(x), model(x))
 
 
-def test_class_activation_map_shape_and_meaning():
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_class_activation_map_shape_and_meaning(channels_last):
     torch.manual_seed(0)
-    model = LSTMFCN().eval()
+    model = LSTMFCN(channels_last=channels_last).eval()
     x = torch.rand(3, 187)
     cam = model.class_activation_map(x)
     assert cam.shape == (3, 5, 187)
@@ -253,11 +377,29 @@ def test_beats_with_nan_or_inf_are_refused_naming_the_row(value, kind):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"num_classes": 0}, {"hidden_size": -1}, {"dropout": 1.0}, {"kernel_size_1": 2.5}]
+    ("kwargs", "message"),
+    [
+        ({"num_classes": 0}, "num_classes must be a positive integer, got 0"),
+        ({"hidden_size": -1}, "hidden_size must be a positive integer, got -1"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
+        ({"kernel_size_1": 2.5}, "kernel_size_1 must be a positive integer, got 2.5"),
+        ({"side_hidden": 0}, "side_hidden must be a positive integer, got 0"),
+        ({"side_features": -1}, "side_features must be an integer >= 0, got -1"),
+    ],
 )
-def test_bad_hyperparameters_raise(kwargs):
-    with pytest.raises(ValueError):
+def test_bad_hyperparameters_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         LSTMFCN(**kwargs)
+
+
+def test_hparams_are_the_constructor_arguments_by_the_names_listed_once():
+    model = LSTMFCN(num_classes=3, seq_len=40, hidden_size=8, channels_last=False)
+    assert tuple(model.hparams) == HPARAM_NAMES
+    assert HPARAM_NAMES[:3] == ("num_classes", "seq_len", "in_channels")
+    assert HPARAM_NAMES[-1] == "channels_last"
+    assert model.hparams["num_classes"] == 3 and model.hparams["hidden_size"] == 8
+    assert model.hparams["kernel_size_1"] == 8  # a default is recorded too
+    assert LSTMFCN(**model.hparams).hparams == model.hparams
 
 
 def test_side_features_shapes_and_parameter_count():

@@ -1,6 +1,12 @@
 """LSTM-FCN of Karim et al. (2018) for univariate time-series classification.
 
-Two branches read the same series and their features are concatenated:
+The paper's figure, as this module builds it::
+
+    beat (B, T, C) -+- dimension shuffle (B, C, T) -> LSTM -> Dropout -------------+
+                    |                                                              |
+                    +- (B, C, T) -> ConvBlock -> ConvBlock -> ConvBlock -> GAP ----+
+                                                                                   |
+                           concat(LSTM features, pooled conv features) -> Linear -> logits
 
 * **LSTM block**, on the *dimension-shuffled* input. Karim et al. transpose the
   series before the LSTM: a series of ``T`` samples with one channel becomes ONE
@@ -8,15 +14,21 @@ Two branches read the same series and their features are concatenated:
   recurrence runs over a single step; with ``C`` channels, ``C`` steps). The
   authors found this faster and more accurate than feeding ``T`` steps of one
   value. The LSTM output is followed by a heavy dropout (0.8 in the paper).
-* **FCN block**: three temporal convolutions (128, 256, 128 filters of size 8,
-  5, 3, "same" padding), each followed by batch normalization and ReLU, then
-  global average pooling over time. The convolutions are ``nn.Conv1d`` layers
-  run in a faster memory layout (:class:`ChannelsLastConv1d`); the maps between
-  them are ``(B, C, 1, T)``, so batch norm is ``nn.BatchNorm2d``, which over a
-  height of 1 computes exactly what ``nn.BatchNorm1d`` does over ``(B, C, T)``.
+* **FCN block**: three conv blocks (:class:`~ecg_course.models.layers.ConvBlock`),
+  each a temporal convolution with "same" padding (128, 256, 128 filters of size
+  8, 5, 3), batch normalization and ReLU, as in tsai's ``RNN_FCN``; then global
+  average pooling (GAP) over time.
 
-``concat(LSTM features, pooled conv features) -> Linear -> logits``. The
-softmax is left to the loss (``nn.CrossEntropyLoss``).
+The softmax is left to the loss (``nn.CrossEntropyLoss``).
+
+**Memory layout.** The blocks read and write plain ``(B, C, T)`` maps.
+``channels_last=True`` runs them on ``(B, C, 1, T)`` maps stored channels-last
+instead (see :mod:`ecg_course.models.layers`): the same computation with the same
+parameters under the same state-dict names, so weights load from one layout into the
+other. It is not the default because it hardly pays: on a 2-core AMD EPYC with
+AVX512-BF16 (torch 2.13, two threads) a training step was 1.10 times faster
+channels-last in float32 and 0.98 times as fast under bfloat16 autocast (best over
+batches of 64 and 256; ``python -m benchmarks.bench_ch2 --skip-notebook`` times both).
 
 **Side features** (chapter 3). A beat's shape does not say when it came: a
 premature supraventricular beat looks normal, and its timing gives it away. With
@@ -42,51 +54,15 @@ References:
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ecg_course.models._inputs import as_sequence_batch, require_finite_batch
+from ecg_course.models.layers import ChannelsLastConv1d, ConvBlock
 
-
-class ChannelsLastConv1d(nn.Conv1d):
-    """An ``nn.Conv1d`` that reads and writes ``(B, C, 1, T)`` maps stored channels-last.
-
-    Same weights ``(C_out, C_in, k)`` and arguments, same result as ``nn.Conv1d``;
-    only the memory layout differs. PyTorch runs every ``Conv1d`` as a 2-D
-    convolution of height 1; on a CPU, oneDNN's kernels are faster when the
-    channels are the innermost axis (``channels_last``), and batch norm and ReLU
-    then stay in that layout too. For the LSTM-FCN a training step on one CPU
-    thread is about 1.2 to 1.3 times faster, in float32 and under bfloat16 autocast
-    alike (``python -m benchmarks.bench_ch2 --skip-notebook`` times both layouts).
-
-    Shapes:
-        input: ``(B, C_in, 1, T)``; output: ``(B, C_out, 1, T_out)``, ``T_out`` as
-        for ``nn.Conv1d`` with the same stride, padding and dilation.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.padding_mode != "zeros":
-            raise ValueError(
-                f"ChannelsLastConv1d pads with zeros only; got padding_mode={self.padding_mode!r}."
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[2] != 1:
-            raise ValueError(
-                f"ChannelsLastConv1d expects maps of shape (B, C, 1, T); got {tuple(x.shape)}."
-            )
-        padding = self.padding if isinstance(self.padding, str) else (0, self.padding[0])
-        return F.conv2d(
-            x,
-            self.weight.unsqueeze(2),  # (C_out, C_in / groups, 1, k)
-            self.bias,
-            stride=(1, self.stride[0]),
-            padding=padding,
-            dilation=(1, self.dilation[0]),
-            groups=self.groups,
-        )
+__all__ = ["HPARAM_NAMES", "LSTMFCN", "ChannelsLastConv1d", "ConvBlock"]
 
 
 class LSTMFCN(nn.Module):
@@ -108,6 +84,9 @@ class LSTMFCN(nn.Module):
             shuffle" ablation); then any length works.
         side_features: number ``F`` of features per beat besides its samples (0: none).
         side_hidden: units of the layer that reads them.
+        channels_last: run the conv blocks in the channels-last layout (same
+            parameters, same state-dict names, same function; on a CPU up to about 1.1
+            times faster in float32, no faster under bfloat16).
 
     Shapes:
         input: ``x`` ``(B, T)`` (single channel) or ``(B, T, C)``, floating point;
@@ -132,37 +111,14 @@ class LSTMFCN(nn.Module):
         shuffle: bool = True,
         side_features: int = 0,
         side_hidden: int = 32,
+        channels_last: bool = False,
     ) -> None:
+        # The constructor's arguments, by the names of its signature (HPARAM_NAMES).
+        arguments = locals()
         super().__init__()
-        for name, value in (
-            ("num_classes", num_classes),
-            ("seq_len", seq_len),
-            ("in_channels", in_channels),
-            ("num_layers", num_layers),
-            ("hidden_size", hidden_size),
-            ("filters_1", filters_1),
-            ("filters_2", filters_2),
-            ("filters_3", filters_3),
-            ("kernel_size_1", kernel_size_1),
-            ("kernel_size_2", kernel_size_2),
-            ("kernel_size_3", kernel_size_3),
-            ("side_hidden", side_hidden),
-        ):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not isinstance(side_features, int) or side_features < 0:
-            raise ValueError(f"side_features must be an integer >= 0, got {side_features!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-        self.hparams: dict = {
-            "num_classes": num_classes, "seq_len": seq_len, "in_channels": in_channels,
-            "num_layers": num_layers, "hidden_size": hidden_size, "dropout": dropout,
-            "filters_1": filters_1, "filters_2": filters_2, "filters_3": filters_3,
-            "kernel_size_1": kernel_size_1, "kernel_size_2": kernel_size_2,
-            "kernel_size_3": kernel_size_3, "shuffle": shuffle,
-            "side_features": side_features, "side_hidden": side_hidden,
-        }  # fmt: skip
+        self.hparams: dict = {name: arguments[name] for name in HPARAM_NAMES}
         """The constructor's arguments: ``LSTMFCN(**model.hparams)`` builds the same network."""
+        _check_hparams(self.hparams)
         self.num_classes = num_classes
         self.seq_len = seq_len
         self.in_channels = in_channels
@@ -173,20 +129,10 @@ class LSTMFCN(nn.Module):
         self.lstm = nn.LSTM(lstm_input, hidden_size, num_layers=num_layers, batch_first=True)
         self.lstm_dropout = nn.Dropout(dropout)
 
-        # FCN block: (B, C, 1, T) -> (B, filters_3, 1, T) -> GAP -> (B, filters_3)
-        def conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
-            # "same" padding as in Keras (for an even kernel, the extra zero goes right),
-            # written out so PyTorch does not warn about even kernels.
-            return nn.Sequential(
-                nn.ConstantPad2d(((kernel - 1) // 2, kernel // 2, 0, 0), 0.0),
-                ChannelsLastConv1d(c_in, c_out, kernel),
-                nn.BatchNorm2d(c_out),  # per channel, over batch and time: as BatchNorm1d
-                nn.ReLU(),
-            )
-
-        self.conv1 = conv_block(in_channels, filters_1, kernel_size_1)
-        self.conv2 = conv_block(filters_1, filters_2, kernel_size_2)
-        self.conv3 = conv_block(filters_2, filters_3, kernel_size_3)
+        # FCN block: (B, C, T) -> (B, filters_3, T), then GAP over T -> (B, filters_3)
+        self.conv1 = ConvBlock(in_channels, filters_1, kernel_size_1, channels_last)
+        self.conv2 = ConvBlock(filters_1, filters_2, kernel_size_2, channels_last)
+        self.conv3 = ConvBlock(filters_2, filters_3, kernel_size_3, channels_last)
 
         # Side block: (B, F) -> (B, side_hidden), when the beats come with side features
         self.side_features = side_features
@@ -212,9 +158,8 @@ class LSTMFCN(nn.Module):
 
     def _conv_features(self, x: torch.Tensor) -> torch.Tensor:
         """Last conv feature maps ``(B, filters_3, T)`` of a ``(B, T, C)`` batch."""
-        # (B, T, C) -> (B, C, 1, T), stored channels-last: see ChannelsLastConv1d.
-        maps = x.transpose(1, 2).unsqueeze(2).contiguous(memory_format=torch.channels_last)
-        return self.conv3(self.conv2(self.conv1(maps))).squeeze(2)
+        maps = x.transpose(1, 2)  # (B, C, T)
+        return self.conv3(self.conv2(self.conv1(maps)))
 
     def _side_batch(self, side: torch.Tensor | None, batch_size: int) -> list[torch.Tensor]:
         """``[side]`` validated as ``(B, F)``, or ``[]`` for a model without side features."""
@@ -278,3 +223,27 @@ class LSTMFCN(nn.Module):
         hidden = self.lstm.hidden_size
         weights = self.fc.weight[:, hidden : hidden + features.shape[1]]  # (num_classes, K)
         return torch.einsum("ck,bkt->bct", weights, features)
+
+
+HPARAM_NAMES: tuple[str, ...] = tuple(inspect.signature(LSTMFCN).parameters)
+"""The names of LSTMFCN's hyperparameters, in the order of its constructor's arguments:
+the keys of ``model.hparams`` and of the ``hparams`` that :mod:`ecg_course.artifact` saves."""
+
+
+def _check_hparams(hparams: dict) -> None:
+    """Raise a ValueError naming the first hyperparameter outside its range.
+
+    ``dropout`` must lie in [0, 1), ``side_features`` be an integer >= 0, ``shuffle``
+    and ``channels_last`` are switches; every other one is a positive integer.
+    """
+    for name, value in hparams.items():
+        if name in ("shuffle", "channels_last"):
+            continue
+        if name == "dropout":
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"dropout must be in [0, 1), got {value!r}.")
+        elif name == "side_features":
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"side_features must be an integer >= 0, got {value!r}.")
+        elif not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
