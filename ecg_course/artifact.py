@@ -15,6 +15,10 @@ The file is a ``torch.save`` dictionary::
      "class_names": ["N", "S", "V", "F", "Q"], "input_length": 187,
      "preprocessing_version": 1}
 
+``hparams`` holds LSTMFCN's constructor arguments, by the names of
+:data:`ecg_course.models.lstm_fcn.HPARAM_NAMES` (a file saved before an argument was
+added lacks it: the model is built with its default).
+
 ``weights_sha256`` (:func:`weights_sha256`) is checked on load: ``torch.load`` does
 not notice bytes changed inside a tensor, and a model with a few damaged weights
 still runs, answering slightly different probabilities. Every other entry is
@@ -28,7 +32,6 @@ Files of ``format_version`` 1 (before the checksum) are read with an
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import warnings
 from collections.abc import Mapping
@@ -39,6 +42,7 @@ import torch
 
 from ecg_course import mitbih
 from ecg_course.models import LSTMFCN
+from ecg_course.models.lstm_fcn import HPARAM_NAMES
 
 __all__ = [
     "ArtifactError",
@@ -257,7 +261,7 @@ def _checked_state_dict(path: Path, payload: dict, format_version: int) -> dict:
 
 def _rebuilt_model(path: Path, hparams: object, state_dict: dict) -> LSTMFCN:
     """An LSTMFCN built from ``hparams``, with the weights ``state_dict``, in eval mode."""
-    known = list(inspect.signature(LSTMFCN).parameters)
+    known = HPARAM_NAMES
     if not isinstance(hparams, dict):
         raise ArtifactError(
             f"{path}: hparams must be a dict of LSTMFCN's constructor arguments, "
