@@ -1,4 +1,5 @@
-"""Facts the course states in one place: the repository URL, the version, the class names."""
+"""Facts the course states in one place: the repository URL, the version, the class names,
+the balanced accuracy, the published AAMI layout and the endpoint's answer columns."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 import ecg_course
-from ecg_course import mitbih, plots
+from ecg_course import aami, metrics, mitbih, plots
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where the repository is named: Colab badges and links, and pip installs from git.
@@ -100,3 +101,46 @@ def test_beat_pipeline_labels_with_the_mitbih_classes(names):
     shown = [text.get_text() for text in axes[0].texts]
     assert shown == list(names or mitbih.CLASSES)
     plt.close("all")
+
+
+# What the package owns and a notebook imports instead of writing its own copy.
+OWNED_FUNCTIONS = {
+    "balanced_accuracy": "ecg_course.metrics.balanced_accuracy",
+    "published_row": "ecg_course.aami.published_row",
+}
+# An f-string that builds the endpoint's column names ("y_1", "p_1", ...).
+ANSWER_COLUMN_FSTRING = re.compile(r"""f["'][yp]_\{""")
+
+
+def _code_cells() -> dict[str, str]:
+    """The source of every code cell of the solution and exercise notebooks."""
+    cells = {}
+    for folder in ("solutions", "notebooks"):
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+                if cell["cell_type"] == "code":
+                    cells[f"{path.relative_to(ROOT)} cell {i}"] = "".join(cell["source"])
+    return cells
+
+
+def test_balanced_accuracy_has_one_owner():
+    """aami's name for it is metrics' function, and classification_summary reports it."""
+    assert aami.balanced_accuracy is metrics.balanced_accuracy
+    y_true = np.array([0, 0, 1, 1, 1, 2])
+    proba = np.eye(3)[[0, 1, 1, 0, 0, 2]]
+    summary = metrics.classification_summary(y_true, proba.argmax(axis=1))
+    assert summary["balanced_accuracy"] == metrics.balanced_accuracy(y_true, proba)
+
+
+def test_notebooks_import_what_the_package_owns():
+    cells = _code_cells()
+    assert cells, "no notebook code cells found"
+    for where, source in cells.items():
+        for name, owner in OWNED_FUNCTIONS.items():
+            assert not re.search(rf"^\s*def {name}\(", source, re.MULTILINE), (
+                f"{where} defines its own {name}; import {owner} instead"
+            )
+        assert not ANSWER_COLUMN_FSTRING.search(source), (
+            f"{where} builds the endpoint's column names itself; use "
+            "ecg_course.payload.answer_columns"
+        )
