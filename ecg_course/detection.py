@@ -66,10 +66,7 @@ from scipy.ndimage import maximum_filter1d
 from scipy.signal import butter, sosfiltfilt
 
 from ecg_course import mitbih
-
-with mitbih._quiet_wfdb():
-    import wfdb
-    from wfdb import processing
+from ecg_course.physionet import processing, wfdb
 
 MATCH_WINDOW_S = 0.15
 """A detection matches a reference beat at most this far from it (s; AAMI EC57)."""

@@ -47,10 +47,9 @@ References:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -60,18 +59,7 @@ from scipy.signal import resample_poly
 from tqdm.auto import tqdm
 
 from ecg_course import cache, sources
-
-
-@contextlib.contextmanager
-def _quiet_wfdb() -> Iterator[None]:
-    """Silence wfdb's own pandas deprecation warnings (they are not the user's to fix)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
-        yield
-
-
-with _quiet_wfdb():
-    import wfdb
+from ecg_course.physionet import quiet_wfdb, wfdb
 
 RECORDS: tuple[str, ...] = (
     "100", "101", "102", "103", "104", "105", "106", "107", "108", "109",
@@ -315,7 +303,7 @@ def read_record(
     raw = wfdb.rdrecord(str(stem))
     if raw.fs != SOURCE_FS:
         raise ValueError(f"Record {record} is sampled at {raw.fs} Hz, expected {SOURCE_FS} Hz.")
-    with _quiet_wfdb():
+    with quiet_wfdb():
         annotation = wfdb.rdann(str(stem), "atr")
     return raw, annotation
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ecg_course import detection, mitbih
+from ecg_course import detection
 from ecg_course.checks._common import (
     ExerciseError,
     _call_answer,
@@ -20,6 +20,7 @@ from ecg_course.checks._common import (
     _passed,
     _returned,
 )
+from ecg_course.physionet import processing
 
 # --- matching detections to annotated beats --------------------------------------------------
 
@@ -59,10 +60,7 @@ _MATCH_FS = 360  # Hz: the sampling rate of the cases, to name a tolerance conve
 def _wfdb_matches(reference: np.ndarray, detected: np.ndarray, tolerance: int) -> np.ndarray:
     """``wfdb.processing.compare_annotations(reference, detected, tolerance)``'s
     ``matching_sample_nums``: per annotated beat the index of its detection, or -1."""
-    with mitbih._quiet_wfdb():
-        from wfdb.processing import compare_annotations
-
-    return compare_annotations(reference, detected, tolerance).matching_sample_nums
+    return processing.compare_annotations(reference, detected, tolerance).matching_sample_nums
 
 
 def _random_beats(seed: int = 3, n: int = 2000, fs: int = 360) -> tuple[np.ndarray, np.ndarray]:
