@@ -610,9 +610,9 @@ def endpoint_task():
 
 
 def _answer_csv(model, batch: np.ndarray, **read_csv) -> pd.DataFrame:
-    """The endpoint's CSV answer for one request, scored in float32 (the checker's default
-    precision), read back as a client reads it."""
-    text = payload.format_answers(predict_proba(model, batch, precision="fp32"), payload.CSV)
+    """The endpoint's CSV answer for one request, scored in the endpoint's default precision
+    (the checker's too), read back as a client reads it."""
+    text = payload.format_answers(predict_proba(model, batch), payload.CSV)
     return pd.read_csv(io.StringIO(text), **read_csv)
 
 
@@ -635,7 +635,7 @@ def test_endpoint_client_accepts_json_answers_with_columns_in_another_order(endp
     model, X = endpoint_task
     chunks = []
     for i in range(0, N_SENT, BATCH):
-        proba = predict_proba(model, X[i : i + BATCH], precision="fp32")
+        proba = predict_proba(model, X[i : i + BATCH])
         text = payload.format_answers(proba, payload.JSON)
         chunks.append(pd.DataFrame(json.loads(text)["predictions"]))
     answers = pd.concat(chunks, ignore_index=True)
@@ -762,9 +762,7 @@ def test_endpoint_client_latencies_in_milliseconds():
     torch.manual_seed(0)
     model = LSTMFCN(num_classes=5, seq_len=40, **SMALL_FCN).eval()
     X = np.random.default_rng(5).random((150, 40), dtype=np.float32)
-    answers = pd.DataFrame(
-        predict_proba(model, X, precision="fp32"), columns=[f"p_{c}" for c in range(1, 6)]
-    )
+    answers = pd.DataFrame(predict_proba(model, X), columns=[f"p_{c}" for c in range(1, 6)])
     for c in range(1, 6):
         answers[f"y_{c}"] = (answers.filter(like="p_").to_numpy().argmax(1) == c - 1).astype(int)
     checks.check_endpoint_client(answers, [0.04, 0.03], model, X)
@@ -783,9 +781,7 @@ def _fallback_table(y, proba):
 
 def _endpoint_answers(model, X_sent):
     """What the endpoint answers for X_sent, in batches of 100, read back as a client does."""
-    proba = np.concatenate(
-        [predict_proba(model, X_sent[i : i + 100], precision="fp32") for i in range(0, 250, 100)]
-    )
+    proba = np.concatenate([predict_proba(model, X_sent[i : i + 100]) for i in range(0, 250, 100)])
     answers = pd.DataFrame(proba, columns=[f"p_{c}" for c in range(1, 6)])
     for c in range(1, 6):
         answers[f"y_{c}"] = (proba.argmax(axis=1) == c - 1).astype(int)

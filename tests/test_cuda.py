@@ -51,8 +51,8 @@ def test_the_gpu_predicts_what_the_cpu_predicts():
     X, y = toy_beats(n=512)
     model = small_lstm_fcn()
     fit(model, make_loader(X[:384], y[:384], 32, shuffle=True), None, epochs=8, lr=3e-3,
-        device="cuda", progress=False, precision="auto")  # fmt: skip
-    on_gpu = predict_proba(model, X[384:], precision="auto")  # the model's device: CUDA
+        device="cuda", progress=False)  # fmt: skip
+    on_gpu = predict_proba(model, X[384:])  # the model's device: CUDA
     on_cpu = predict_proba(model.to("cpu"), X[384:], precision="fp32")
     assert on_gpu.dtype == on_cpu.dtype == np.float32
     assert (on_cpu.argmax(1) == y[384:]).mean() > 0.9  # the model did learn

@@ -71,7 +71,7 @@ def _invoke_csv(url: str, X: np.ndarray, session=requests) -> pd.DataFrame:
 def _assert_answers(answers: pd.DataFrame, model, X: np.ndarray) -> None:
     device = get_device()  # the server's device and precision: CUDA when present, "auto"
     served = copy.deepcopy(model).to(device)
-    expected = predict_proba(served, X, batch_size=len(X), precision="auto")
+    expected = predict_proba(served, X, batch_size=len(X))
     assert list(answers.columns) == COLUMNS
     proba = answers[COLUMNS[5:]].to_numpy(dtype=np.float32)
     if device.type == "cpu":

@@ -726,7 +726,7 @@ def check_endpoint_client(
     X,
     batch_size: int = 100,
     n_check: int = 5,
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> None:
     """Check chapter 2's endpoint client: every batch sent, the answers put back in order.
 
@@ -738,8 +738,9 @@ def check_endpoint_client(
         X: the beats sent, ``(n, T)``.
         batch_size: beats per request.
         n_check: how many batches (evenly spread, the last one included) are recomputed.
-        precision: the endpoint's precision (``/health`` says it): the batches are
-            recomputed in-process with it, batch by batch as the endpoint scored them.
+        precision: the endpoint's precision (``/health`` says it; ``"auto"`` by default, as
+            the endpoint's): the batches are recomputed in-process with it, batch by batch
+            as the endpoint scored them.
     """
     X = np.asarray(X)
     n, n_batches = len(X), -(-len(X) // batch_size)
