@@ -12,12 +12,17 @@ natively (see :mod:`ecg_course.precision`):
   show);
 * ``"gpu"``: a CUDA GPU (Colab's GPU runtime): the long budget.
 
-``"smoke"`` is for tests only: a few batches per run, so that a notebook can be
+An environment variable, ``ECG_COURSE_PRESET``, sets the preset from outside: when
+it is set, ``"auto"`` means that preset (a grader or a test runs a notebook at another
+budget without editing it; an explicit ``PRESET = "gpu"`` in the notebook still wins).
+
+``"smoke"`` is for tests and grading only: a few batches per run, so that a notebook can be
 executed end to end in seconds; its numbers mean nothing.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +33,7 @@ __all__ = [
     "CHAPTER1",
     "CHAPTER2",
     "CHAPTER3",
+    "PRESET_ENV",
     "Chapter1Budget",
     "Chapter2Budget",
     "Chapter3Budget",
@@ -115,6 +121,9 @@ class Chapter3Budget:
     min_balanced_accuracy: float
     """Mean Se over N, S, V and F."""
 
+
+PRESET_ENV = "ECG_COURSE_PRESET"
+"""Environment variable that sets the preset ``"auto"`` stands for (see the module)."""
 
 _SMOKE_ABOUT = "tests only: seconds, numbers meaningless"
 """What the ``"smoke"`` presets are for (never offered to readers)."""
@@ -256,7 +265,13 @@ def _show(presets: dict, name: str, why: str) -> None:
 
 def _choose(presets: dict, preset: str, auto: tuple[str, str]) -> str:
     """The preset's name (``auto`` names the pick and why when ``preset == "auto"``), shown."""
-    if preset == "auto":
+    if preset == "auto" and os.environ.get(PRESET_ENV):
+        preset, why = os.environ[PRESET_ENV], f"set by {PRESET_ENV}"
+        if preset not in presets:
+            raise ValueError(
+                f"{PRESET_ENV} must be one of {sorted(presets)}; got {preset!r}."
+            )
+    elif preset == "auto":
         preset, why = auto
     elif preset in presets:
         why = "asked for"
