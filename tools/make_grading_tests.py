@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from ecg_course.grading.exercises import NOTEBOOKS, Exercise, find_exercises, tests_folder
+from ecg_course.grading.exercises import NOTEBOOKS, Exercise, find_exercises, otter_tests_folder
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIX_COMMAND = "python tools/make_grading_tests.py"
@@ -66,7 +66,7 @@ def expected() -> dict[Path, str]:
     for chapter, notebook in NOTEBOOKS.items():
         solution = nbformat.read(REPO_ROOT / "solutions" / notebook, as_version=4)
         for exercise in find_exercises(solution, chapter):
-            files[tests_folder(chapter) / f"{exercise.name}.py"] = render(exercise, chapter)
+            files[otter_tests_folder(chapter) / f"{exercise.name}.py"] = render(exercise, chapter)
     return files
 
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = expected()
     stale = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
-    extra = [p for c in NOTEBOOKS for p in tests_folder(c).glob("*.py") if p not in files]
+    extra = [p for c in NOTEBOOKS for p in otter_tests_folder(c).glob("*.py") if p not in files]
     if args.check:
         for path in stale + extra:
             print(f"out of date: {path.relative_to(REPO_ROOT)} (run {FIX_COMMAND})")

@@ -153,6 +153,6 @@ def course_root(start: Path | None = None) -> Path:
     )
 
 
-def tests_folder(chapter: int) -> Path:
+def otter_tests_folder(chapter: int) -> Path:
     """Folder of chapter ``chapter``'s Otter test files (generated, in the package)."""
     return Path(__file__).resolve().parent / "tests" / f"chapter{chapter}"

@@ -30,8 +30,8 @@ from ecg_course.grading.exercises import (
     Exercise,
     checker_calls,
     find_exercises,
+    otter_tests_folder,
     outside_regions,
-    tests_folder,
 )
 from ecg_course.grading.kernel import RESULT_MARK
 
@@ -129,17 +129,42 @@ def _code_cells(notebook: NotebookNode) -> list[NotebookNode]:
     return [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
 
 
-def find_answer_cell(
-    submission: NotebookNode, exercise: Exercise, template: str
+def _by_position(
+    submission: list[NotebookNode], template: list[NotebookNode], answer_id: str
 ) -> NotebookNode | None:
-    """The submission's answer cell for ``exercise``: the code cell with its id, else the
-    code cell most like ``template`` (the exercise notebook's cell), if alike enough."""
-    cells = _code_cells(submission)
+    """The submission cell in the answer cell's place: between the submission's copies of
+    the nearest unchanged cells before and after it in the exercise notebook."""
+    ours = [c.get("source", "") for c in template]
+    theirs = [c.get("source", "") for c in submission]
+    matcher = difflib.SequenceMatcher(None, ours, theirs, autojunk=False)
+    placed = {}
+    for block in matcher.get_matching_blocks():
+        placed.update({block.a + k: block.b + k for k in range(block.size)})
+    k = next(i for i, c in enumerate(template) if c.get("id") == answer_id)
+    before = max((placed[i] for i in placed if i < k), default=-1)
+    after = min((placed[i] for i in placed if i > k), default=len(theirs))
+    between = submission[before + 1 : after]
+    if len(between) == 1:
+        return between[0]
+    return None
+
+
+def find_answer_cell(
+    submission: NotebookNode, exercise: Exercise, template: NotebookNode
+) -> NotebookNode | None:
+    """The submission's answer cell for ``exercise``: the code cell with its id; else (an
+    editor changed the ids) the one cell in its place between unchanged cells; else the
+    code cell most like the exercise notebook's, if alike enough (:data:`LIKENESS`)."""
+    cells, template_cells = _code_cells(submission), _code_cells(template)
     for cell in cells:
         if cell.get("id") == exercise.answer_cell:
             return cell
+    placed = _by_position(cells, template_cells, exercise.answer_cell)
+    if placed is not None:
+        return placed
+    stub = next(c.source for c in template_cells if c.get("id") == exercise.answer_cell)
     scored = [
-        (difflib.SequenceMatcher(None, template, cell.get("source", "")).ratio(), i)
+        (difflib.SequenceMatcher(None, stub, cell.get("source", "")).ratio(), i)
         for i, cell in enumerate(cells)
     ]
     if scored:
@@ -228,20 +253,20 @@ def tampering(source: str) -> str | None:
     return None
 
 
-def chapter_of(submission: NotebookNode, solutions: Path, templates: Path) -> int | None:
-    """The chapter whose answer cells the submission holds most of (by id), if any."""
-    ids = {c.get("id") for c in _code_cells(submission)}
-    best, found = None, 0
-    for chapter, name in NOTEBOOKS.items():
-        exercises = find_exercises(nbformat.read(solutions / name, as_version=4), chapter)
-        hits = sum(e.answer_cell in ids for e in exercises)
-        if hits > found:
-            best, found = chapter, hits
-    return best
+def chapter_of(submission: NotebookNode, solutions: Path) -> int | None:
+    """The chapter whose solution shares the most cell ids with the submission (``None``
+    when none shares any, e.g. an editor renamed every cell)."""
+    ids = {c.get("id") for c in submission.get("cells", [])} - {None}
+    shared = {
+        chapter: len(ids & {c.get("id") for c in nbformat.read(solutions / name, 4).cells})
+        for chapter, name in NOTEBOOKS.items()
+    }
+    best = max(shared, key=shared.get)
+    return best if shared[best] else None
 
 
 def _grading_cell(exercise: Exercise, chapter: int) -> NotebookNode:
-    test = tests_folder(chapter) / f"{exercise.name}.py"
+    test = otter_tests_folder(chapter) / f"{exercise.name}.py"
     # The test's text goes into the cell, read before anything runs: a submission that
     # writes to the test file changes nothing of its own grading.
     cell = nbformat.v4.new_code_cell(
@@ -274,20 +299,24 @@ def prepare(submission_path: Path, chapter: int, course: Path) -> Prepared:
         prepared.status = str(error)
         return prepared
 
+    other = chapter_of(submission, solutions)
+    if other is not None and other != chapter:
+        prepared.status = (
+            f"not a chapter {chapter} notebook: its cells are chapter {other}'s "
+            f"({NOTEBOOKS[other]}); grade it with --chapter {other}"
+        )
+        return prepared
     template_sources = {c.id: c.source for c in template.cells if c.get("id")}
     answers: dict[str, str] = {}
     for exercise in exercises:
-        cell = find_answer_cell(submission, exercise, template_sources[exercise.answer_cell])
+        cell = find_answer_cell(submission, exercise, template)
         if cell is None:
             prepared.notes[exercise.name] = "answer cell not found (deleted, or not this chapter)"
             continue
         answers[exercise.answer_cell] = cell.get("source", "")
     if not answers:
-        other = chapter_of(submission, solutions, templates)
-        looks = f"; it looks like chapter {other}'s" if other not in (None, chapter) else ""
         prepared.status = (
-            f"not a chapter {chapter} notebook: none of its {len(exercises)} answer cells "
-            f"found{looks}"
+            f"not a chapter {chapter} notebook: none of its {len(exercises)} answer cells found"
         )
         return prepared
     for exercise in exercises:
