@@ -4,7 +4,7 @@
     python tasks.py book        build the HTML book into _build/html (from committed outputs)
     python tasks.py test        run the whole test suite (unit tests, exercise sync, nbval, browser)
     python tasks.py execute     re-execute the solution notebooks, then regenerate the exercises
-    python tasks.py exercises   regenerate notebooks/ from solutions/
+    python tasks.py exercises   regenerate notebooks/ and the grading tests from solutions/
     python tasks.py bench       run the benchmarks (speed and accuracy targets)
     python tasks.py lint        ruff check
 
@@ -82,7 +82,9 @@ def execute_solutions() -> None:
 
 
 def make_exercises() -> None:
+    """Regenerate notebooks/ and the grading tests from solutions/."""
     _run(ensure_venv(), "-m", "tools.make_exercises")
+    _run(ensure_venv(), "-m", "tools.make_grading_tests")
 
 
 def test(extra: list[str]) -> None:

@@ -79,7 +79,7 @@ WRONG = {
     },
     2: {
         "undersampling": """
-            sampler = RandomUnderSampler()
+            sampler = RandomUnderSampler(sampling_strategy="majority", random_state=SEED)
             X_bal, y_bal = sampler.fit_resample(X_train, y_train)
         """,
         "lstm_fcn_output": """

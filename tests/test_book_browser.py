@@ -41,12 +41,14 @@ SCREENSHOT_PAGES = {
     "book/datasets.html": "datasets.png",
     "book/rnn_lstm.html": "rnn_lstm.png",
     "book/new_patients.html": "new_patients.png",
+    "book/grading.html": "grading.png",
 }
 CHAPTER_PAGES = (
     "solutions/01_ecg5000_lstm.html",
     "solutions/02_mitbih_lstm_fcn.html",
     "book/new_patients.html",
     "solutions/03_new_patients.html",
+    "book/grading.html",  # the instructors' grading page
 )
 
 
