@@ -80,6 +80,20 @@ def outside_regions(source: str) -> str:
     return "\n".join(lines)
 
 
+def checker_call(statement: ast.stmt) -> ast.Call | None:
+    """The call of ``statement`` when it is a plain ``checks.check_<name>(...)``, else None."""
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    if (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == "checks"
+        and call.func.attr.startswith("check_")
+    ):
+        return call
+    return None
+
+
 def checker_calls(source: str) -> list[tuple[str, str]]:
     """``(name, call source)`` of each ``checks.check_<name>(...)`` statement in ``source``
     (solution regions excluded), in order."""
@@ -90,14 +104,8 @@ def checker_calls(source: str) -> list[tuple[str, str]]:
     text = outside_regions(source)
     calls = []
     for node in tree.body:
-        call = node.value if isinstance(node, ast.Expr) else None
-        if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and isinstance(call.func.value, ast.Name)
-            and call.func.value.id == "checks"
-            and call.func.attr.startswith("check_")
-        ):
+        call = checker_call(node)
+        if call is not None:
             name = call.func.attr.removeprefix("check_")
             calls.append((name, ast.get_source_segment(text, call)))
     return calls

@@ -28,6 +28,7 @@ from ecg_course.grading.exercises import (
     NOTEBOOKS,
     SKIPPED_TAGS,
     Exercise,
+    checker_call,
     checker_calls,
     find_exercises,
     otter_tests_folder,
@@ -181,18 +182,12 @@ def _root_name(node: ast.AST) -> str | None:
 
 
 def _is_checker_call(node: ast.stmt) -> bool:
-    call = node.value if isinstance(node, ast.Expr) else None
-    return (
-        isinstance(call, ast.Call)
-        and isinstance(call.func, ast.Attribute)
-        and isinstance(call.func.value, ast.Name)
-        and call.func.value.id == "checks"
-        and call.func.attr.startswith("check_")
-        and not any(
-            isinstance(n, ast.Name) and n.id in _FORBIDDEN_NAMES
-            for a in [*call.args, *(k.value for k in call.keywords)]
-            for n in ast.walk(a)
-        )
+    """Whether ``node`` is a checker call whose arguments use no forbidden name."""
+    call = checker_call(node)
+    return call is not None and not any(
+        isinstance(n, ast.Name) and n.id in _FORBIDDEN_NAMES
+        for a in [*call.args, *(k.value for k in call.keywords)]
+        for n in ast.walk(a)
     )
 
 

@@ -48,6 +48,10 @@ exec "$@"
 """Run inside the namespaces: loopback up, everything read-only but the working folder."""
 
 
+_NAMESPACES = ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork"]
+"""``unshare``'s new namespaces: user (root mapped to the caller), mount, network, PID."""
+
+
 @functools.cache
 def why_not_isolated() -> str:
     """``""`` when submissions can be isolated here, else why not (one line)."""
@@ -58,13 +62,7 @@ def why_not_isolated() -> str:
         return f"{', '.join(missing)} not found"
     probe = subprocess.run(
         [
-            "unshare",
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "--net",
-            "--pid",
-            "--fork",
+            *_NAMESPACES,
             "sh",
             "-c",
             "ip link set lo up && mount --bind / /mnt 2>/dev/null; exit 0",
@@ -99,13 +97,7 @@ def start(
     command = list(argv)
     if not why_not_isolated():
         command = [
-            "unshare",
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "--net",
-            "--pid",
-            "--fork",
+            *_NAMESPACES,
             "--kill-child",
             "sh",
             "-c",
