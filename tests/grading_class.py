@@ -26,16 +26,12 @@ from pathlib import Path
 import nbformat
 
 from ecg_course.grading.exercises import NOTEBOOKS, POINTS, find_exercises, otter_tests_folder
-from tests.test_exercise_alternatives import ALTERNATIVES
+from tests.test_exercise_alternatives import ALTERNATIVES, STUB
 
 ROOT = Path(__file__).resolve().parents[1]
 ESCAPE = Path("/tmp/ecg_course_grading_escape.txt")
 """A file outside the working folder that a submission tries to write."""
 
-STUB = re.compile(
-    r"^(?P<indent>[ \t]*)# YOUR CODE HERE\n[ \t]*raise NotImplementedError\((?P<hint>\".*\")\)$",
-    re.MULTILINE,
-)
 
 WRONG = {
     1: {
